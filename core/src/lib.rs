@@ -26,15 +26,18 @@ pub mod activation;
 pub mod budget;
 pub mod case;
 pub mod conv;
+pub mod dataset;
 pub mod dense;
 mod error;
 pub mod init;
 pub mod loss;
 pub mod network;
 pub mod pool;
+pub mod presets;
 pub mod spec;
 mod tensor;
 pub mod trace;
+pub mod train;
 
 pub use activation::Activation;
 pub use case::{Case, Expected};

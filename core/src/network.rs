@@ -150,6 +150,10 @@ impl Network {
         &self.params
     }
 
+    pub(crate) fn params_mut(&mut self) -> &mut [Option<LayerParams>] {
+        &mut self.params
+    }
+
     /// Replaces the parameters after the same checks as [`Network::new`].
     pub fn set_params(&mut self, params: Vec<Option<LayerParams>>) -> Result<(), CoreError> {
         let checked = Network::new(self.spec.clone(), params)?;
