@@ -14,13 +14,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: reference_trace <digit index> <max|mean|l2>";
     let index: usize = args.next().ok_or(usage)?.parse()?;
-    let pool: PoolKind = serde_json::from_value(serde_json::Value::String(args.next().ok_or(usage)?))?;
+    let pool: PoolKind =
+        serde_json::from_value(serde_json::Value::String(args.next().ok_or(usage)?))?;
 
     let test = Digits::parse(&std::fs::read("www/data/mnist-test.bin")?)?;
     let weights: TrainedWeights = serde_json::from_slice(&std::fs::read("www/data/weights.json")?)?;
-    let set = weights.set(pool).ok_or("no weights for that pooling kind")?;
+    let set = weights
+        .set(pool)
+        .ok_or("no weights for that pooling kind")?;
     if index >= test.len() {
-        return Err(format!("digit index {index} is out of range; use 0 to {}", test.len() - 1).into());
+        return Err(format!(
+            "digit index {index} is out of range; use 0 to {}",
+            test.len() - 1
+        )
+        .into());
     }
     let network = Network::new(set.network.clone(), set.params.clone())?;
     let label = test.label(index);

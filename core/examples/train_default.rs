@@ -25,7 +25,9 @@ fn round(v: f64) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "www/data/weights.json".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "www/data/weights.json".into());
     let train = Digits::parse(&std::fs::read("www/data/mnist-train.bin")?)?;
     let test = Digits::parse(&std::fs::read("www/data/mnist-test.bin")?)?;
     let config = SgdConfig {

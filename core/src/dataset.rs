@@ -102,7 +102,11 @@ impl Digits {
 
     /// Digit `index` as a `[1, rows, cols]` input with pixel values scaled to 0..1.
     pub fn image(&self, index: usize) -> Tensor {
-        let data = self.pixels(index).iter().map(|&p| p as f64 / 255.0).collect();
+        let data = self
+            .pixels(index)
+            .iter()
+            .map(|&p| p as f64 / 255.0)
+            .collect();
         Tensor::from_vec(&[1, self.rows, self.cols], data).expect("sized from the header")
     }
 }
@@ -137,13 +141,25 @@ mod tests {
         let mut bytes = file(&[3, 7], 2, 3);
         bytes.pop();
         let err = Digits::parse(&bytes).unwrap_err();
-        assert_eq!(err, DigitsError::WrongLength { expected: 30, actual: 29 });
+        assert_eq!(
+            err,
+            DigitsError::WrongLength {
+                expected: 30,
+                actual: 29
+            }
+        );
     }
 
     #[test]
     fn bad_label_and_magic_are_rejected() {
         let err = Digits::parse(&file(&[3, 12], 2, 3)).unwrap_err();
-        assert_eq!(err, DigitsError::BadLabel { index: 1, label: 12 });
+        assert_eq!(
+            err,
+            DigitsError::BadLabel {
+                index: 1,
+                label: 12
+            }
+        );
         assert_eq!(Digits::parse(b"PNG").unwrap_err(), DigitsError::BadMagic);
     }
 
@@ -151,6 +167,9 @@ mod tests {
     fn huge_count_is_rejected_without_allocating() {
         let mut bytes = file(&[], 28, 28);
         bytes[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(Digits::parse(&bytes), Err(DigitsError::WrongLength { .. })));
+        assert!(matches!(
+            Digits::parse(&bytes),
+            Err(DigitsError::WrongLength { .. })
+        ));
     }
 }

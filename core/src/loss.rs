@@ -148,7 +148,7 @@ mod tests {
         assert!(value.loss.is_finite());
         let p = value.probabilities.unwrap();
         assert!((p.data().iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        assert!((value.loss - 1.407605964444380).abs() < 1e-12);
+        assert!((value.loss - 1.40760596444438).abs() < 1e-12);
     }
 
     #[test]

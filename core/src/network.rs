@@ -46,7 +46,7 @@ impl ForwardPass {
 /// One layer's backward pass with every intermediate.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerBackward {
-    Conv(ConvBackward),
+    Conv(Box<ConvBackward>),
     Activation(ActivationBackward),
     Pool(PoolBackward),
     Dense(DenseBackward),
@@ -274,7 +274,7 @@ impl Network {
             let record = match layer {
                 LayerPlan::Conv(g) => {
                     let p = self.params[index].as_ref().expect("checked in new");
-                    LayerBackward::Conv(conv::backward(g, x, &p.weights, &grad))
+                    LayerBackward::Conv(Box::new(conv::backward(g, x, &p.weights, &grad)))
                 }
                 LayerPlan::Activation(f) => {
                     LayerBackward::Activation(activation::backward(*f, x, &grad))

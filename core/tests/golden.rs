@@ -105,11 +105,11 @@ fn check_case(path: &Path, worst: &mut f64) -> Vec<String> {
 
     let outputs = trace.outputs();
     let gradients = trace.gradients();
-    for layer in 0..layers {
+    for (layer, output) in outputs.iter().enumerate() {
         let kind = network.spec().layers[layer].kind();
         let at = |tensor: &str| format!("layer {layer} ({kind}) {tensor}");
         if let Some(e) = expected.outputs.get(layer) {
-            failures.extend(compare(name, &at("output"), e, &outputs[layer], worst));
+            failures.extend(compare(name, &at("output"), e, output, worst));
         }
         if let Some(e) = expected.grad_inputs.get(layer) {
             failures.extend(compare(

@@ -1,0 +1,3 @@
+fn main() {
+    cnn_backprop_explorer::start();
+}
