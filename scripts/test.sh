@@ -14,10 +14,11 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$repo_root/tests/e2e/node_modules/.
 
 # The app crate, whose wasm-bindgen tests run in the browser.
 readonly APP_PACKAGE="cnn-backprop-explorer"
-# The end-to-end test's own build folder: trunk serve's dist/ contains a
-# live-reload script that would fail in the test.
+# The end-to-end test's own build folder. The dist/ of trunk serve contains a
+# live-reload script whose WebSocket fails with a console error under the
+# test's server.
 readonly E2E_DIST="target/dist-e2e"
-readonly STEP_COUNT=8
+readonly STEP_COUNT=9
 
 step_number=0
 run_start_ns="$(date +%s%N)"
@@ -50,13 +51,21 @@ run_step "setup" bash scripts/setup.sh
 run_step "format check" cargo fmt --all --check
 run_step "clippy, native" cargo clippy --quiet --workspace --all-targets -- -D warnings
 run_step "clippy, wasm32" cargo clippy --quiet --workspace --target wasm32-unknown-unknown -- -D warnings
+# The app's browser tests are wasm32-only; the core's test targets need proptest, which
+# does not build for wasm32, so only the app package lints its tests there.
+run_step "clippy, wasm32 tests" \
+    cargo clippy --quiet -p "$APP_PACKAGE" --all-targets --target wasm32-unknown-unknown -- -D warnings
 run_step "native tests" cargo test --quiet --workspace
-# .cargo/config.toml sets wasm-bindgen-test-runner as the wasm32 runner, and
-# the app's webdriver.json starts /usr/bin/chromium headless.
+# This step needs .cargo/config.toml to set wasm-bindgen-test-runner as the
+# wasm32 runner, and webdriver.json to start /usr/bin/chromium headless. No
+# --quiet here: cargo passes it on to wasm-bindgen-test-runner, which rejects it.
 run_step "wasm tests in headless Chromium" \
     env CHROMEDRIVER=/usr/bin/chromedriver \
-    cargo test --quiet --target wasm32-unknown-unknown -p "$APP_PACKAGE"
+    cargo test --target wasm32-unknown-unknown -p "$APP_PACKAGE"
+# CARGO_TERM_QUIET keeps the "Compiling ..." lines of trunk's cargo build out
+# of the log, but not its warnings and errors.
 run_step "release build" \
+    env CARGO_TERM_QUIET=true \
     trunk --quiet build --offline --skip-version-check --release --dist "$E2E_DIST"
 run_step "end-to-end test" node tests/e2e/run.mjs "$E2E_DIST"
 

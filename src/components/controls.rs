@@ -132,8 +132,11 @@ pub fn Outcome(props: &OutcomeProps) -> Html {
                 <output id="predicted" data-value={props.predicted.to_string()}>{ props.predicted }</output>
                 { format!(" ({verdict}{})", props.probability.map(|p| format!(", p = {}", short(p))).unwrap_or_default()) }
             </dd>
-            <dt>{ "Loss L = −log softmax(y)[label]" }</dt>
-            <dd><output id="loss" data-value={format!("{:?}", props.loss)}>{ short(props.loss) }</output></dd>
+            <dt>{ "Loss" }</dt>
+            <dd>
+                <output id="loss" data-value={format!("{:?}", props.loss)}>{ short(props.loss) }</output>
+                <span class="formula">{ " = −log softmax(y)[label]" }</span>
+            </dd>
         </dl>
     }
 }
