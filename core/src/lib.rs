@@ -28,7 +28,10 @@ pub mod case;
 pub mod conv;
 pub mod dataset;
 pub mod dense;
+pub mod document;
 mod error;
+pub mod explain;
+pub mod finite_difference;
 pub mod init;
 pub mod loss;
 pub mod network;
@@ -38,6 +41,7 @@ pub mod spec;
 mod tensor;
 pub mod trace;
 pub mod train;
+pub mod tutorial;
 
 pub use activation::Activation;
 pub use case::{Case, Expected};
