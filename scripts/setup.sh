@@ -4,15 +4,17 @@
 # versions (measured: 0.5 s on a 2-core machine).
 #
 # Sources are the Debian archive (Chromium, ChromeDriver), rustup (the wasm32
-# target, rustfmt, clippy), crates.io (trunk, wasm-bindgen-cli) and the npm
-# registry (the packages in tests/e2e/package-lock.json). Nothing else is
-# downloaded. The script exports nothing: scripts that need the tools put
+# target, rustfmt, clippy), crates.io (trunk, wasm-bindgen-cli), the npm
+# registry (the packages in tests/e2e/package-lock.json) and PyPI (NumPy, for
+# the exported scripts' test). Nothing else is downloaded. The script exports nothing: scripts that need the tools put
 # $HOME/.cargo/bin and tests/e2e/node_modules/.bin on PATH themselves.
 #
 # Usage: bash scripts/setup.sh   (from any directory)
 set -euo pipefail
 
 readonly TRUNK_VERSION="0.21.14"
+# NumPy 2.3 needs Python 3.11 or newer (its Requires-Python is ">=3.11").
+readonly NUMPY_VERSION="2.3.5"
 readonly MIN_NODE_MAJOR=20
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -207,12 +209,34 @@ install_npm_packages() {
     report_installed "npm packages" "$(first_output_line "$wasm_opt" --version)"
 }
 
+# The core's tests run the NumPy scripts that it exports with python3. Any
+# NumPy that imports is accepted, and a missing one is installed for this user
+# from PyPI.
+install_numpy() {
+    local found
+    found="$(first_output_line python3 -c 'import numpy; print(numpy.__version__)')"
+    if [ -n "$found" ]; then
+        report_present "numpy" "numpy $found"
+        return
+    fi
+
+    command -v python3 >/dev/null 2>&1 || fail "python3 not found on PATH ($PATH); install Python 3 first"
+    echo "setup: installing numpy $NUMPY_VERSION from PyPI for $(first_output_line python3 --version)"
+    python3 -m pip install --quiet --user --no-warn-script-location \
+        --root-user-action=ignore "numpy==$NUMPY_VERSION"
+    found="$(first_output_line python3 -c 'import numpy; print(numpy.__version__)')"
+    [ -n "$found" ] ||
+        fail "pip finished but 'python3 -c \"import numpy\"' still fails"
+    report_installed "numpy" "numpy $found"
+}
+
 check_prerequisites
 install_chromium
 install_rust_target
 install_rust_components
 install_trunk
 install_npm_packages
+install_numpy
 # Last, because it fails until Cargo.lock names wasm-bindgen, and every other
 # tool can be installed before that.
 install_wasm_bindgen

@@ -31,6 +31,7 @@ pub mod dense;
 pub mod document;
 mod error;
 pub mod explain;
+pub mod export;
 pub mod finite_difference;
 pub mod init;
 pub mod loss;

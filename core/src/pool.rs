@@ -282,6 +282,89 @@ pub fn backward(
     PoolBackward { routing, grad_x }
 }
 
+/// A max-pool window whose maximum appears in more than one cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tie {
+    /// `[c, i, j]` of the window.
+    pub window: [usize; 3],
+    /// `[c, row, col]` of every cell holding the maximum, row-major; the first gets δ.
+    pub cells: Vec<[usize; 3]>,
+}
+
+/// Lists the windows of `g` on `x` whose maximum is held by several cells.
+pub fn ties(g: &PoolGeometry, x: &Tensor) -> Vec<Tie> {
+    let data = x.data();
+    let mut found = Vec::new();
+    for c in 0..g.chans {
+        for i in 0..g.h_out {
+            for j in 0..g.w_out {
+                let max = g
+                    .window(c, i, j)
+                    .map(|at| data[at])
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let cells: Vec<[usize; 3]> = g
+                    .window(c, i, j)
+                    .filter(|&at| data[at] == max)
+                    .map(|at| {
+                        let within = at % (g.h_in * g.w_in);
+                        [c, within / g.w_in, within % g.w_in]
+                    })
+                    .collect();
+                if cells.len() > 1 {
+                    found.push(Tie {
+                        window: [c, i, j],
+                        cells,
+                    });
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Upsamples the same `grad_y` through a window of `spec`'s size and stride for every
+/// pooling kind, on the same input `x`, for a side-by-side comparison.
+///
+/// Errors: the errors of [`PoolGeometry::new`], or an `x` or `grad_y` of the wrong shape.
+pub fn compare_kinds(
+    spec: &PoolSpec,
+    x: &Tensor,
+    grad_y: &Tensor,
+) -> Result<Vec<(PoolKind, PoolBackward)>, CoreError> {
+    let shape = x.shape();
+    let [chans, rows, cols] = match *shape {
+        [c, h, w] => [c, h, w],
+        _ => {
+            return Err(CoreError::NeedsMap {
+                at: Location::Input,
+                len: x.len(),
+            })
+        }
+    };
+    let mut results = Vec::with_capacity(3);
+    for kind in PoolKind::ALL {
+        let g = PoolGeometry::new(
+            &PoolSpec {
+                kind,
+                ..spec.clone()
+            },
+            [chans, rows, cols],
+            Location::Input,
+        )?;
+        if grad_y.shape() != g.output_shape() {
+            return Err(CoreError::WrongShape {
+                at: Location::Objective,
+                tensor: "the upstream gradient",
+                expected: g.output_shape().to_vec(),
+                actual: grad_y.shape().to_vec(),
+            });
+        }
+        let record = forward(&g, x);
+        results.push((kind, backward(&g, x, &record, grad_y)));
+    }
+    Ok(results)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +431,42 @@ mod tests {
             assert_eq!(back.grad_x.data()[k * 5 + 4], 0.0);
         }
         assert_eq!(back.grad_x.data()[0], 1.0);
+    }
+
+    #[test]
+    fn ties_list_shared_maxima() {
+        let g = geometry(PoolKind::Max, 2, 2, [1, 2, 4]);
+        let x = Tensor::from_vec(&[1, 2, 4], vec![1.0, 3.0, 5.0, 0.0, 3.0, 2.0, 1.0, 4.0]).unwrap();
+        let found = ties(&g, &x);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].window, [0, 0, 0]);
+        assert_eq!(found[0].cells, vec![[0, 0, 1], [0, 1, 0]]);
+    }
+
+    #[test]
+    fn compare_kinds_follows_each_rule() {
+        let spec = PoolSpec {
+            kind: PoolKind::Max,
+            size: [2, 2],
+            stride: [2, 2],
+        };
+        let x = Tensor::from_vec(&[1, 2, 2], vec![3.0, 0.0, 0.0, 4.0]).unwrap();
+        let grad_y = Tensor::from_vec(&[1, 1, 1], vec![2.0]).unwrap();
+        let results = compare_kinds(&spec, &x, &grad_y).unwrap();
+        let by_kind = |kind| {
+            results
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .unwrap()
+                .1
+                .grad_x
+                .data()
+                .to_vec()
+        };
+        assert_eq!(by_kind(PoolKind::Max), vec![0.0, 0.0, 0.0, 2.0]);
+        assert_eq!(by_kind(PoolKind::Mean), vec![0.5; 4]);
+        // x/‖x‖ with ‖x‖ = 5, times δ = 2.
+        assert_eq!(by_kind(PoolKind::L2), vec![1.2, 0.0, 0.0, 1.6]);
     }
 
     #[test]
