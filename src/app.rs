@@ -1,16 +1,26 @@
-//! The root component: loads the assets, owns the state, and lays out the page.
+//! The root component: loads the assets, owns the state, binds the keys, and lays out
+//! the page.
 
 use std::rc::Rc;
 
+use cnn_core::document::InputSource;
+use cnn_core::tutorial;
 use cnn_core::PoolKind;
-use web_sys::Element;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement, KeyboardEvent};
 use yew::prelude::*;
 
 use crate::assets;
 use crate::components::backward_view::BackwardView;
 use crate::components::controls::{Controls, Outcome};
+use crate::components::editor::Editor;
 use crate::components::forward_view::{describe, ForwardView};
-use crate::state::{Action, AppState, View};
+use crate::components::share::Share;
+use crate::components::step_view::{step_title, StepView};
+use crate::components::stepper::{StepCommand, Stepper};
+use crate::hooks::use_interval;
+use crate::state::{Action, AppState, ConvForm, Playback, Selection, ViewMode};
 
 /// Sets `data-state` on the status element: `busy` while a new trace is computed and
 /// drawn, `ready` once every map of it is drawn, `error` when the page cannot show one.
@@ -19,6 +29,24 @@ fn set_status(status: &NodeRef, value: &str) {
         // Ignoring the result is safe: setting a plain data attribute cannot fail here.
         let _ = element.set_attribute("data-state", value);
     }
+}
+
+/// Whether a key press belongs to a form field or a selectable map, which use the arrow
+/// keys themselves.
+fn typing_target(event: &KeyboardEvent) -> bool {
+    let Some(target) = event
+        .target()
+        .and_then(|t| t.dyn_into::<HtmlElement>().ok())
+    else {
+        return false;
+    };
+    let tag = target.tag_name().to_ascii_lowercase();
+    matches!(tag.as_str(), "input" | "select" | "textarea")
+        || target.is_content_editable()
+        || target
+            .class_name()
+            .split_whitespace()
+            .any(|c| c == "selectable")
 }
 
 #[component]
@@ -39,28 +67,110 @@ pub fn App() -> Html {
         });
     }
 
-    // Effect: children draw their canvases before this runs, so a new generation here
-    // means every map of the new trace is on screen.
+    // Effect: children draw their canvases before this runs, so a new generation or step
+    // here means every map on screen is drawn.
     {
         let status = status.clone();
-        let outcome = match &state.view {
-            View::Loading => "loading",
-            View::Ready { .. } => "ready",
-            View::Failed(_) => "error",
+        let outcome = if state.fatal.is_some() {
+            "error"
+        } else if state.session.is_some() {
+            "ready"
+        } else {
+            "loading"
         };
-        use_effect_with((state.generation, outcome), move |(_, outcome)| {
-            set_status(&status, outcome);
+        let key = (state.generation, state.document.step, state.mode, outcome);
+        use_effect_with(key, move |(_, _, _, outcome)| set_status(&status, outcome));
+    }
+
+    // Effect: ←, →, Home and End move through the steps anywhere on the page except in
+    // form fields and focused maps.
+    {
+        let state = state.clone();
+        use_effect_with((), move |_| {
+            let listener = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
+                if typing_target(&event) || event.alt_key() || event.ctrl_key() || event.meta_key()
+                {
+                    return;
+                }
+                let action = match event.key().as_str() {
+                    "ArrowRight" => Action::NextStep,
+                    "ArrowLeft" => Action::PreviousStep,
+                    "Home" => Action::FirstStep,
+                    "End" => Action::LastStep,
+                    _ => return,
+                };
+                event.prevent_default();
+                state.dispatch(action);
+            });
+            let window = web_sys::window();
+            if let Some(window) = &window {
+                // Ignoring a failure leaves only the buttons, which still work.
+                let _ = window
+                    .add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
+            }
+            move || {
+                if let Some(window) = window {
+                    let _ = window.remove_event_listener_with_callback(
+                        "keydown",
+                        listener.as_ref().unchecked_ref(),
+                    );
+                }
+            }
         });
     }
 
+    // Effect: open the permalink in the URL fragment once the assets are loaded.
+    {
+        let state = state.clone();
+        let loaded = state.assets.is_some();
+        use_effect_with(loaded, move |loaded| {
+            if *loaded {
+                let fragment = web_sys::window()
+                    .and_then(|w| w.location().hash().ok())
+                    .map(|hash| hash.trim_start_matches('#').to_string())
+                    .unwrap_or_default();
+                if !fragment.is_empty() {
+                    state.dispatch(Action::OpenLink(crate::permalink::decode(&fragment)));
+                }
+            }
+        });
+    }
+
+    // Effect: keep the URL fragment equal to the permalink of the view on screen.
+    {
+        let document = state.document.clone();
+        let ready = state.session.is_some();
+        use_effect_with((document, ready), move |(document, ready)| {
+            if *ready {
+                let link = crate::permalink::encode(document);
+                if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                    // Replacing keeps the back button for leaving the page, not for every edit.
+                    let _ = history.replace_state_with_url(
+                        &wasm_bindgen::JsValue::NULL,
+                        "",
+                        Some(&format!("#{link}")),
+                    );
+                }
+            }
+        });
+    }
+
+    // Playback: one step per tick while playing.
+    {
+        let state_for_tick = state.clone();
+        let tick = Callback::from(move |_| state_for_tick.dispatch(Action::Tick));
+        use_interval(tick, state.speed_ms, state.playback == Playback::Playing);
+    }
+
     // Callbacks
-    let on_pool = {
+    let busy_then = |make: fn(PoolKind) -> Action| {
         let (state, status) = (state.clone(), status.clone());
         Callback::from(move |kind: PoolKind| {
             set_status(&status, "busy");
-            state.dispatch(Action::SetPool(kind));
+            state.dispatch(make(kind));
         })
     };
+    let on_pool = busy_then(Action::SetPool);
     let on_digit = {
         let (state, status) = (state.clone(), status.clone());
         Callback::from(move |index: usize| {
@@ -68,42 +178,149 @@ pub fn App() -> Html {
             state.dispatch(Action::SetDigit(index));
         })
     };
+    let on_command = {
+        let state = state.clone();
+        Callback::from(move |command: StepCommand| {
+            state.dispatch(match command {
+                StepCommand::First => Action::FirstStep,
+                StepCommand::Previous => Action::PreviousStep,
+                StepCommand::Next => Action::NextStep,
+                StepCommand::Last => Action::LastStep,
+                StepCommand::TogglePlay => Action::TogglePlay,
+                StepCommand::Go(step) => Action::SetStep(step),
+                StepCommand::Speed(ms) => Action::SetSpeed(ms),
+            })
+        })
+    };
+    let on_select = {
+        let state = state.clone();
+        Callback::from(move |selection: Option<Selection>| {
+            state.dispatch(Action::Select(selection))
+        })
+    };
+    let on_conv_form = {
+        let state = state.clone();
+        Callback::from(move |form: ConvForm| state.dispatch(Action::SetConvForm(form)))
+    };
+    let set_mode = |mode: ViewMode| {
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| state.dispatch(Action::SetMode(mode)))
+    };
+    let on_apply = {
+        let (state, status) = (state.clone(), status.clone());
+        Callback::from(move |document| {
+            set_status(&status, "busy");
+            state.dispatch(Action::Apply {
+                document,
+                preset: None,
+            });
+        })
+    };
+    let dismiss = {
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| state.dispatch(Action::DismissNotice))
+    };
+    let preset_buttons = tutorial::presets().into_iter().map(|preset| {
+        let (state, status) = (state.clone(), status.clone());
+        let current = state.preset == Some(preset.id);
+        let id = preset.id;
+        let document = preset.document.clone();
+        let onclick = Callback::from(move |_: MouseEvent| {
+            set_status(&status, "busy");
+            state.dispatch(Action::Apply {
+                document: document.clone(),
+                preset: Some(id),
+            });
+        });
+        html! {
+            <button type="button" id={format!("preset-{id}")} class={classes!("preset", current.then_some("current"))}
+                aria-pressed={current.to_string()} title={preset.about} {onclick}>
+                { preset.title }
+            </button>
+        }
+    });
 
     let digit_count = state.assets.as_ref().map_or(0, |a| a.digits.len());
-    let (message, body) = match &state.view {
-        View::Loading => (
-            "Loading the digits and the trained weights…".to_string(),
-            Html::default(),
-        ),
-        View::Failed(message) => (message.clone(), Html::default()),
-        View::Ready { trace, label } => {
-            let report = trace.0.loss.as_ref();
-            let loss = report.map_or(f64::NAN, |l| l.value);
-            let predicted = report.map_or(0, |l| l.predicted);
-            let probability = report
-                .and_then(|l| l.probabilities.as_ref())
-                .and_then(|p| p.data().get(*label).copied());
-            let layers = trace.0.network.layers.iter().enumerate().map(|(i, layer)| {
+    let digit = match state.document.input {
+        InputSource::Digit(index) => index,
+        InputSource::Values(_) => tutorial::DIGIT_INDEX,
+    };
+    let pool = state
+        .document
+        .network
+        .layers
+        .iter()
+        .find_map(|l| match l {
+            cnn_core::LayerSpec::Pool(p) => Some(p.kind),
+            _ => None,
+        })
+        .unwrap_or(PoolKind::Max);
+
+    let message = if let Some(fatal) = &state.fatal {
+        fatal.clone()
+    } else if state.session.is_none() {
+        "Loading the digits and the trained weights…".to_string()
+    } else {
+        let source = match &state.document.input {
+            InputSource::Digit(index) => format!("test digit {index}"),
+            InputSource::Values(_) => "the preset's input".to_string(),
+        };
+        format!("Showing {source} with {} pooling.", pool.name())
+    };
+
+    let body = match &state.session {
+        None => Html::default(),
+        Some(session) => {
+            let trace = &session.trace.0;
+            let report = trace.loss.as_ref();
+            let outcome = report.map(|l| {
+                let label = session.digit_label.unwrap_or(match &l.loss {
+                    cnn_core::Loss::SoftmaxCrossEntropy { label } => *label,
+                    cnn_core::Loss::Mse { .. } => l.predicted,
+                });
+                let probability = l
+                    .probabilities
+                    .as_ref()
+                    .and_then(|p| p.data().get(label).copied());
+                html! { <Outcome {label} predicted={l.predicted} loss={l.value} {probability} /> }
+            });
+            let layers = trace.network.layers.iter().enumerate().map(|(i, layer)| {
                 html! { <li>{ format!("Layer {i}: {}", describe(layer)) }</li> }
             });
-            let body = html! { <>
-                <Outcome label={*label} {predicted} {loss} {probability} />
+            let titles = Rc::new(
+                (0..trace.backward.len())
+                    .map(|s| step_title(session, s))
+                    .collect::<Vec<_>>(),
+            );
+            let main_view = match state.mode {
+                ViewMode::Stepper => html! { <>
+                    <Stepper step={state.document.step} {titles} playing={state.playback == Playback::Playing} speed_ms={state.speed_ms} on_command={on_command.clone()} />
+                    <StepView
+                        session={session.clone()}
+                        step={state.document.step}
+                        selection={state.selection.clone()}
+                        conv_form={state.conv_form}
+                        on_select={on_select.clone()}
+                        {on_conv_form}
+                    />
+                </> },
+                ViewMode::AllSteps => html! { <BackwardView trace={session.trace.clone()} /> },
+            };
+            html! { <>
+                { outcome.unwrap_or_default() }
                 <section class="network" aria-labelledby="network-heading">
                     <h2 id="network-heading">{ "Network" }</h2>
                     <ul class="layers">{ for layers }</ul>
-                    <p class="hint">{ "Weights: trained by this project's own core on 4,000 MNIST training digits (see the README); the digit is from the 1,000 held-out test digits." }</p>
+                    <p class="hint">{ weights_note(&state.document.weights) }</p>
                 </section>
-                <ForwardView trace={trace.clone()} />
-                <BackwardView trace={trace.clone()} />
-            </> };
-            (
-                format!(
-                    "Showing test digit {} with {} pooling.",
-                    state.digit,
-                    state.pool.name()
-                ),
-                body,
-            )
+                <div class="mode-tabs" role="group" aria-label="View">
+                    <button type="button" aria-pressed={(state.mode == ViewMode::Stepper).to_string()} onclick={set_mode(ViewMode::Stepper)}>{ "Step through" }</button>
+                    <button type="button" aria-pressed={(state.mode == ViewMode::AllSteps).to_string()} onclick={set_mode(ViewMode::AllSteps)}>{ "All steps at once" }</button>
+                </div>
+                { main_view }
+                <ForwardView trace={session.trace.clone()} selection={state.selection.clone()} on_select={Some(on_select)} />
+                <Share document={state.document.clone()} session={session.clone()} />
+            </> }
         }
     };
 
@@ -111,17 +328,31 @@ pub fn App() -> Html {
         <main>
             <header>
                 <h1>{ "CNN Backprop Explorer" }</h1>
-                <p>{ "Every number of one forward and backward pass through a small convolutional network, on a real handwritten digit." }</p>
+                <p>{ "Every number of one forward and backward pass through a small convolutional network: step through the backward pass and click any cell for its sum of products." }</p>
             </header>
-            <Controls
-                pool={state.pool}
-                digit={state.digit}
-                {digit_count}
-                {on_pool}
-                {on_digit}
-            />
+            if let Some(notice) = &state.notice {
+                <div id="notice" class="notice" role="alert">
+                    <p>{ notice.clone() }</p>
+                    <button type="button" onclick={dismiss}>{ "Dismiss" }</button>
+                </div>
+            }
+            <nav class="presets" aria-label="Presets">
+                <h2 class="visually-hidden">{ "Presets" }</h2>
+                { for preset_buttons }
+            </nav>
+            <Controls {pool} {digit} {digit_count} {on_pool} {on_digit} />
+            <Editor document={state.document.clone()} session={state.session.clone()} {on_apply} />
             <p id="status" ref={status} data-state="loading" role="status">{ message }</p>
             { body }
         </main>
+    }
+}
+
+fn weights_note(weights: &cnn_core::document::WeightSource) -> String {
+    use cnn_core::document::WeightSource;
+    match weights {
+        WeightSource::Trained(_) => "Weights: trained by this project's own core on 4,000 MNIST training digits (see the README); the digit is from the 1,000 held-out test digits.".into(),
+        WeightSource::Seeded(seed) => format!("Weights: Glorot-uniform random values from seed {seed}, biases 0."),
+        WeightSource::Values(_) => "Weights: typed values.".into(),
     }
 }

@@ -26,6 +26,25 @@ pub fn short(v: f64) -> String {
     text.replace('-', "−")
 }
 
+/// Formats `v` with three significant digits for printing inside small map cells:
+/// plain notation from 0.01 to 1,000, scientific outside.
+pub fn compact(v: f64) -> String {
+    if !v.is_finite() {
+        return short(v);
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs();
+    let text = if (1e-2..1e3).contains(&magnitude) {
+        let decimals = (2 - magnitude.log10().floor() as i32).max(0) as usize;
+        trim_zeros(format!("{v:.decimals$}"))
+    } else {
+        format!("{v:.1e}")
+    };
+    text.replace('-', "−")
+}
+
 fn trim_zeros(text: String) -> String {
     if !text.contains('.') {
         return text;
@@ -35,7 +54,7 @@ fn trim_zeros(text: String) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::short;
+    use super::{compact, short};
 
     #[test]
     fn short_keeps_four_significant_digits() {
@@ -46,5 +65,14 @@ mod tests {
         assert_eq!(short(123456.0), "1.23e5");
         assert_eq!(short(f64::NAN), "NaN");
         assert_eq!(short(f64::NEG_INFINITY), "−∞");
+    }
+
+    #[test]
+    fn compact_keeps_three_significant_digits() {
+        assert_eq!(compact(0.123456), "0.123");
+        assert_eq!(compact(-0.04321), "−0.0432");
+        assert_eq!(compact(5.0), "5");
+        assert_eq!(compact(0.001234), "1.2e−3");
+        assert_eq!(compact(f64::NAN), "NaN");
     }
 }

@@ -9,7 +9,12 @@ pub mod assets;
 pub mod colormap;
 pub mod components;
 pub mod format;
+pub mod formulas;
+pub mod hooks;
+pub mod math;
 pub mod panic;
+pub mod permalink;
+pub mod resolve;
 pub mod state;
 
 /// Installs the panic hook and mounts the app on `#app`.

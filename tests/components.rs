@@ -56,6 +56,9 @@ async fn heatmap_draws_scale_colours() {
         scale: 2.0,
         caption: "test map".into(),
         tensor: "grad_x".into(),
+        highlights: Rc::from(vec![]),
+        selected: None,
+        on_select: None,
     };
     yew::Renderer::<Heatmap>::with_root_and_props(root.clone(), props).render();
     sleep(50).await;
@@ -80,6 +83,62 @@ async fn heatmap_draws_scale_colours() {
     assert_eq!(centre(1.0, 1.0), colormap::diverging(2.0, 2.0));
     let label = canvas.get_attribute("aria-label").unwrap();
     assert!(label.contains("min −2, max 2"), "{label}");
+    let printed = root
+        .query_selector(".cell-values")
+        .unwrap()
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert_eq!(printed, "−2012");
+}
+
+#[wasm_bindgen_test]
+async fn heatmap_click_selects_cell() {
+    let root = fresh_root();
+    let picked = Rc::new(std::cell::Cell::new(None));
+    let on_select = {
+        let picked = picked.clone();
+        Callback::from(move |index: usize| picked.set(Some(index)))
+    };
+    let props = HeatmapProps {
+        values: vec![0.0; 6].into(),
+        rows: 2,
+        cols: 3,
+        scale: 1.0,
+        caption: "clickable".into(),
+        tensor: "x".into(),
+        highlights: Rc::from(vec![]),
+        selected: Some(0),
+        on_select: Some(on_select),
+    };
+    yew::Renderer::<Heatmap>::with_root_and_props(root.clone(), props).render();
+    sleep(50).await;
+
+    let canvas: HtmlCanvasElement = root
+        .query_selector("canvas")
+        .unwrap()
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let cell = cell_size(2, 3) as f64;
+    let scale = canvas.client_width() as f64 / canvas.width() as f64;
+    let init = web_sys::MouseEventInit::new();
+    init.set_client_x((canvas.get_bounding_client_rect().left() + (2.5 * cell) * scale) as i32);
+    init.set_client_y((canvas.get_bounding_client_rect().top() + (1.5 * cell) * scale) as i32);
+    init.set_bubbles(true);
+    let click = web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &init).unwrap();
+    canvas.dispatch_event(&click).unwrap();
+    sleep(50).await;
+    assert_eq!(picked.get(), Some(5), "row 1, column 2 of a 2×3 map");
+
+    // The arrow keys move from the selected cell.
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("ArrowRight");
+    init.set_bubbles(true);
+    let key = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    canvas.dispatch_event(&key).unwrap();
+    sleep(50).await;
+    assert_eq!(picked.get(), Some(1));
 }
 
 #[wasm_bindgen_test]

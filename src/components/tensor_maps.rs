@@ -1,4 +1,5 @@
-//! A tensor shown as a group of heatmaps sharing one colour scale and one legend.
+//! A tensor shown as a group of heatmaps sharing one colour scale and one legend, with
+//! cells selectable and lit by their index in the tensor.
 
 use std::rc::Rc;
 
@@ -59,18 +60,9 @@ pub fn planes(tensor: &Tensor) -> Vec<Plane> {
         [chans, out_rows, out_cols, win_rows, win_cols] => (0..chans)
             .map(|c| {
                 let (rows, cols) = (out_rows * win_rows, out_cols * win_cols);
-                let mut values = vec![0.0; rows * cols];
-                for (i, value) in values.iter_mut().enumerate() {
-                    let (row, col) = (i / cols, i % cols);
-                    let index = [
-                        c,
-                        row / win_rows,
-                        col / win_cols,
-                        row % win_rows,
-                        col % win_cols,
-                    ];
-                    *value = tensor.get(&index).unwrap_or(f64::NAN);
-                }
+                let values: Vec<f64> = (0..rows * cols)
+                    .map(|flat| tensor.get(&index_of(shape, c, flat)).unwrap_or(f64::NAN))
+                    .collect();
                 Plane {
                     caption: format!("channel {c}, windows tiled"),
                     values: values.into(),
@@ -83,42 +75,129 @@ pub fn planes(tensor: &Tensor) -> Vec<Plane> {
     }
 }
 
+/// The plane and the row-major cell in it that show tensor cell `index`.
+pub fn plane_of(shape: &[usize], index: &[usize]) -> Option<(usize, usize)> {
+    if index.len() != shape.len() || index.iter().zip(shape).any(|(i, s)| i >= s) {
+        return None;
+    }
+    Some(match (shape, index) {
+        ([_], [i]) => (0, *i),
+        ([_, cols], [r, c]) => (0, r * cols + c),
+        ([_, _, cols], [c, h, w]) => (*c, h * cols + w),
+        ([_, chans, _, cols], [k, c, u, v]) => (k * chans + c, u * cols + v),
+        ([_, _, out_cols, win_rows, win_cols], [c, i, j, u, v]) => {
+            let cols = out_cols * win_cols;
+            (*c, (i * win_rows + u) * cols + j * win_cols + v)
+        }
+        _ => (0, flat(shape, index)),
+    })
+}
+
+fn flat(shape: &[usize], index: &[usize]) -> usize {
+    index.iter().zip(shape).fold(0, |acc, (i, s)| acc * s + i)
+}
+
+/// The tensor index of cell `flat` of plane `plane`; the inverse of [`plane_of`].
+pub fn index_of(shape: &[usize], plane: usize, flat_cell: usize) -> Vec<usize> {
+    match *shape {
+        [_] => vec![flat_cell],
+        [_, cols] => vec![flat_cell / cols, flat_cell % cols],
+        [_, _, cols] => vec![plane, flat_cell / cols, flat_cell % cols],
+        [_, chans, _, cols] => vec![
+            plane / chans,
+            plane % chans,
+            flat_cell / cols,
+            flat_cell % cols,
+        ],
+        [_, _, out_cols, win_rows, win_cols] => {
+            let cols = out_cols * win_cols;
+            let (row, col) = (flat_cell / cols, flat_cell % cols);
+            vec![
+                plane,
+                row / win_rows,
+                col / win_cols,
+                row % win_rows,
+                col % win_cols,
+            ]
+        }
+        _ => {
+            let mut rest = flat_cell;
+            let mut index = vec![0; shape.len()];
+            for (slot, &dim) in index.iter_mut().zip(shape).rev() {
+                *slot = rest % dim.max(1);
+                rest /= dim.max(1);
+            }
+            index
+        }
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct TensorMapsProps {
-    /// Heading, in the core's notation ("δ in = dL/dy", say).
+    /// Heading, in the core's notation ("δ = dL/dy", say).
     pub title: AttrValue,
     /// The trace's name for the tensor, as `data-tensor` on every canvas.
     pub name: AttrValue,
     pub tensor: Rc<Tensor>,
+    /// Cells (tensor indices) to outline.
+    #[prop_or_default]
+    pub highlights: Rc<Vec<Vec<usize>>>,
+    /// The selected cell, as a tensor index.
+    #[prop_or_default]
+    pub selected: Option<Vec<usize>>,
+    /// Called with the tensor index of a clicked cell.
+    #[prop_or_default]
+    pub on_select: Option<Callback<Vec<usize>>>,
 }
 
 #[component]
 pub fn TensorMaps(props: &TensorMapsProps) -> Html {
     let maps = planes(&props.tensor);
     let scale = symmetric_scale(props.tensor.data());
-    let shape = props
-        .tensor
-        .shape()
+    let shape_list = props.tensor.shape().to_vec();
+    let shape_text = shape_list
         .iter()
         .map(|s| s.to_string())
         .collect::<Vec<_>>()
         .join("×");
+
+    // Sort the lit cells and the selection into their planes once.
+    let mut lit: Vec<Vec<usize>> = vec![Vec::new(); maps.len()];
+    for index in props.highlights.iter() {
+        if let Some((plane, cell)) = plane_of(&shape_list, index) {
+            lit[plane].push(cell);
+        }
+    }
+    let selected = props
+        .selected
+        .as_ref()
+        .and_then(|index| plane_of(&shape_list, index));
+
     html! {
         <div class="tensor" data-tensor={props.name.clone()}>
             <div class="tensor-head">
-                <h4>{ props.title.clone() }<span class="shape">{ format!(" [{shape}]") }</span></h4>
+                <h4>{ props.title.clone() }<span class="shape">{ format!(" [{shape_text}]") }</span></h4>
                 <Legend {scale} />
             </div>
             <div class="maps">
-                { for maps.into_iter().map(|plane| html! {
-                    <Heatmap
-                        values={plane.values}
-                        rows={plane.rows}
-                        cols={plane.cols}
-                        {scale}
-                        caption={plane.caption}
-                        tensor={props.name.clone()}
-                    />
+                { for maps.into_iter().enumerate().map(|(plane, map)| {
+                    let on_select = props.on_select.clone().map(|callback| {
+                        let shape = shape_list.clone();
+                        Callback::from(move |cell: usize| callback.emit(index_of(&shape, plane, cell)))
+                    });
+                    html! {
+                        <Heatmap
+                            values={map.values}
+                            rows={map.rows}
+                            cols={map.cols}
+                            {scale}
+                            caption={map.caption}
+                            tensor={props.name.clone()}
+                            highlights={Rc::<[usize]>::from(std::mem::take(&mut lit[plane]))}
+                            selected={selected.filter(|(p, _)| *p == plane).map(|(_, cell)| cell)}
+                            {on_select}
+                        />
+                    }
                 }) }
             </div>
         </div>
@@ -145,5 +224,24 @@ mod tests {
         let p = planes(&t);
         assert_eq!((p[0].rows, p[0].cols), (2, 4));
         assert_eq!(&*p[0].values, &[0.0, 1.0, 4.0, 5.0, 2.0, 3.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn plane_of_inverts_index_of() {
+        for shape in [
+            vec![5],
+            vec![3, 4],
+            vec![2, 3, 4],
+            vec![2, 3, 2, 2],
+            vec![2, 2, 3, 2, 2],
+        ] {
+            let t = Tensor::zeros(&shape);
+            for n in 0..t.len() {
+                let index = t.unravel(n);
+                let (plane, cell) = plane_of(&shape, &index).unwrap();
+                assert_eq!(index_of(&shape, plane, cell), index, "shape {shape:?}");
+            }
+        }
+        assert_eq!(plane_of(&[2, 3, 4], &[2, 0, 0]), None);
     }
 }

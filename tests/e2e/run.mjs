@@ -471,6 +471,10 @@ async function runChecks(page, serverUrl) {
   await installStatusObserver(page);
   await checkNoPanic(page, 'after load');
 
+  // The page opens on the stepper; this test checks the view with every step at once.
+  await page.getByRole('button', { name: 'All steps at once', exact: true }).click();
+  await page.waitForSelector('section.backward-step', { timeout: READY_TIMEOUT_MS });
+
   let state = await readControls(page);
   check('pool kind control', ['max', 'mean', 'l2'].includes(state.poolKind), `#pool-kind is "${state.poolKind}"`);
   requireCheck(
