@@ -54,7 +54,7 @@ pub enum TrainError {
 }
 
 /// What one step did.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StepReport {
     /// 1-based count of steps taken so far.
     pub step: usize,
@@ -62,6 +62,15 @@ pub struct StepReport {
     pub epoch: usize,
     /// Mean loss over the batch, before the update.
     pub loss: f64,
+    /// Per layer, the L2 norm of δ = dL/d(layer input), averaged over the batch: how much
+    /// gradient reaches each layer.
+    pub delta_norms: Vec<f64>,
+    /// Per layer with parameters, the L2 norm of the batch-mean dL/dW.
+    pub weight_grad_norms: Vec<Option<f64>>,
+}
+
+fn norm(values: &[f64]) -> f64 {
+    values.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
 /// The state of a training run: the network, the momentum buffers and the position in
@@ -154,14 +163,25 @@ impl Trainer {
         let batch = self.next_batch();
         let mut sum = zeros_like(self.network.params());
         let mut loss_sum = 0.0;
+        let mut delta_norms = vec![0.0; self.network.spec().layers.len()];
         for &index in &batch {
             let objective = Objective::Loss(Loss::SoftmaxCrossEntropy {
                 label: data.label(index),
             });
             let (loss, gradients) = self.network.gradients(&data.image(index), &objective)?;
             loss_sum += loss.expect("a loss objective has a loss");
+            for (total, grad) in delta_norms.iter_mut().zip(&gradients.grad_inputs) {
+                *total += norm(grad.data()) / batch.len() as f64;
+            }
             add_scaled(&mut sum, &gradients.grad_params, 1.0);
         }
+        let weight_grad_norms = sum
+            .iter()
+            .map(|g| {
+                g.as_ref()
+                    .map(|g| norm(g.weights.data()) / batch.len() as f64)
+            })
+            .collect();
         let loss = loss_sum / batch.len() as f64;
         self.steps += 1;
         if !loss.is_finite() {
@@ -187,6 +207,8 @@ impl Trainer {
             step: self.steps,
             epoch: self.epoch,
             loss,
+            delta_norms,
+            weight_grad_norms,
         })
     }
 
