@@ -85,7 +85,14 @@ fn resolve_backward(
             note: "The given upstream gradient: it has no formula.".into(),
         }),
         ("grad_y", op) => {
-            let (source, name) = producer_of_grad_y(trace, step)?;
+            let Some((source, name)) = producer_of_grad_y(trace, step) else {
+                // Nothing computed this δ: it is the given upstream gradient.
+                return Some(Resolved {
+                    value: op.grad_y().get(index)?,
+                    explanation: None,
+                    note: "The given upstream gradient, passed on unchanged: it has no formula.".into(),
+                });
+            };
             let e = explain::backward_cell(trace, source, name, index).ok()?;
             debug_assert_eq!(Some(e.value), op.grad_y().get(index));
             Some(Resolved {
@@ -197,7 +204,53 @@ fn resolve_backward(
                 index[3], index[4], index[1], index[2]
             ),
         }),
-        ("switches", BackwardOp::Pool { .. }) => None,
+        ("switches", BackwardOp::Pool { x, routing: cnn_core::pool::PoolRouting::Max { switches }, .. }) => {
+            let count = crate::components::backward_view::switch_counts(switches, x).get(index)?;
+            Some(Resolved {
+                value: count,
+                explanation: None,
+                note: format!(
+                    "The number of windows whose recorded maximum (switch) is this cell: it receives the δ of {} window(s).",
+                    count
+                ),
+            })
+        }
+        ("y", BackwardOp::LossGradient { .. }) => {
+            let last = trace.forward.len().checked_sub(1)?;
+            let e = explain::forward_cell(trace, last, index).ok()?;
+            Some(Resolved {
+                value: e.value,
+                note: format!("The network output, computed in the forward pass by layer {last}."),
+                explanation: Some(e),
+            })
+        }
+        ("probabilities", BackwardOp::LossGradient { .. }) => {
+            let p = trace.loss.as_ref()?.probabilities.as_ref()?;
+            Some(Resolved {
+                value: p.get(index)?,
+                explanation: None,
+                note: "softmax(y) = exp(y_i) / Σ_j exp(y_j), computed with the largest y subtracted first.".into(),
+            })
+        }
+        ("grad_y_dilated", BackwardOp::ConvWeights { spec, grad_y_dilated, .. }) => {
+            let value = grad_y_dilated.get(index)?;
+            let on_grid = index[1].is_multiple_of(spec.stride[0]) && index[2].is_multiple_of(spec.stride[1]);
+            let note = if on_grid {
+                format!(
+                    "δ[{}][{}][{}], spread out by the stride.",
+                    index[0],
+                    index[1] / spec.stride[0],
+                    index[2] / spec.stride[1]
+                )
+            } else {
+                "An inserted zero: stride − 1 zeros sit between δ entries.".into()
+            };
+            Some(Resolved {
+                value,
+                explanation: None,
+                note,
+            })
+        }
         _ => None,
     }
 }

@@ -529,3 +529,77 @@ fn pool_details(
         { comparison.unwrap_or_default() }
     </> }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::SharedTrace;
+    use cnn_core::document::{InputSource, WeightSource};
+    use cnn_core::{Network, Trace};
+
+    fn sessions() -> Vec<(String, Session)> {
+        let mut found = Vec::new();
+        for preset in cnn_core::tutorial::presets() {
+            let (InputSource::Values(x), WeightSource::Seeded(seed)) =
+                (&preset.document.input, &preset.document.weights)
+            else {
+                continue;
+            };
+            let network = Network::seeded(preset.document.network.clone(), *seed).unwrap();
+            let trace = Trace::record(&network, x, &preset.document.objective).unwrap();
+            found.push((
+                preset.id.to_string(),
+                Session {
+                    network: Rc::new(network),
+                    input: Rc::new(x.clone()),
+                    objective: Rc::new(preset.document.objective.clone()),
+                    trace: SharedTrace(Rc::new(trace)),
+                    digit_label: None,
+                },
+            ));
+        }
+        found
+    }
+
+    #[test]
+    fn every_map_cell_resolves() {
+        for (id, session) in sessions() {
+            let trace = session.trace.0.clone();
+            for step in 0..trace.backward.len() {
+                for form in [ConvForm::Gather, ConvForm::Scatter] {
+                    for m in step_maps(&session, step, form) {
+                        for flat in [0, m.tensor.len() - 1] {
+                            let selection = Selection {
+                                place: Place::Backward {
+                                    step,
+                                    tensor: m.name.into(),
+                                },
+                                index: m.tensor.unravel(flat),
+                            };
+                            let resolved = resolve(&trace, &selection, form);
+                            let resolved = resolved.unwrap_or_else(|| {
+                                panic!(
+                                    "{id}: step {step} map {} cell {flat} has nothing to show",
+                                    m.name
+                                )
+                            });
+                            assert_eq!(
+                                resolved.value,
+                                m.tensor.data()[flat],
+                                "{id}: step {step} map {}",
+                                m.name
+                            );
+                            if let Some(e) = &resolved.explanation {
+                                assert!(
+                                    (e.result - e.value).abs() <= 1e-12 * (1.0 + e.value.abs()),
+                                    "{id}: step {step} map {}",
+                                    m.name
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
