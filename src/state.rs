@@ -296,7 +296,10 @@ impl AppState {
 pub fn build(assets: &Assets, document: &Document) -> Result<Session, String> {
     // Check the sizes before anything is allocated for them: fitting a digit to an absurd
     // input size would otherwise try to allocate it.
-    document.network.plan().map_err(|e| capitalise(&e.to_string()))?;
+    document
+        .network
+        .plan()
+        .map_err(|e| capitalise(&e.to_string()))?;
     let (input, digit_label) = match &document.input {
         InputSource::Values(values) => (values.clone(), None),
         InputSource::Digit(index) => {
