@@ -28,6 +28,7 @@ pub fn symbol(tensor: &str) -> &'static str {
         "kernels_rotated" => "rot180(W)",
         "weights" => "x/‖x‖",
         "switch" => "s",
+        "switches" => "switch count",
         "probabilities" => "p",
         "1/β" => "1/β",
         "−onehot" => "−onehot",
@@ -56,6 +57,7 @@ pub fn meaning(tensor: &str) -> &'static str {
         "kernels_rotated" => "the kernels turned by 180°",
         "weights" => "each cell's share x/‖x‖ of its window (0 for an all-zero window)",
         "switch" => "1 where the window's recorded maximum is this cell, else 0",
+        "switches" => "the number of windows whose recorded maximum is this cell",
         "probabilities" => "softmax(y)",
         _ => "",
     }
@@ -382,6 +384,9 @@ fn factor_term(f: &Factor) -> Math {
     value(f.value)
 }
 
+/// Sums with more terms than this fold their zero products into a count.
+const FOLD_ZEROS_ABOVE: usize = 24;
+
 /// The left side and the symbolic terms of an explanation, then the numbers, then the
 /// result: `δˣ₀,₁ = δ₀,₀·s + … = 0.5 + … = 1.25`. Returns one formula per piece so that a
 /// long sum can wrap between terms.
@@ -406,9 +411,18 @@ pub fn substituted(e: &Explanation) -> Vec<Math> {
     if let Some(offset) = &e.offset {
         pieces.push(row(vec![factor_term(offset)]));
     }
-    for (n, term) in e.terms.iter().enumerate() {
+    // A long sum of taps over padding or inserted zeros is mostly "+ 0·w": fold the zero
+    // products into one count. Short sums keep them, because they show the zero insertion.
+    let fold_zeros = e.terms.len() > FOLD_ZEROS_ABOVE && matches!(e.combine, Combine::Sum);
+    let mut zeros = 0;
+    let mut shown = 0;
+    for term in &e.terms {
+        if fold_zeros && term.product == 0.0 {
+            zeros += 1;
+            continue;
+        }
         let mut items = Vec::new();
-        if n > 0 || e.offset.is_some() {
+        if shown > 0 || e.offset.is_some() {
             items.push(op(if matches!(e.combine, Combine::Max { .. }) {
                 ","
             } else {
@@ -427,6 +441,11 @@ pub fn substituted(e: &Explanation) -> Vec<Math> {
             });
         }
         pieces.push(row(items));
+        shown += 1;
+    }
+    if zeros > 0 {
+        let plus = if shown > 0 || e.offset.is_some() { "+" } else { "" };
+        pieces.push(row(vec![op(plus), text(&format!("{zeros} terms equal to 0"))]));
     }
     if e.terms.is_empty() && e.offset.is_none() {
         pieces.push(number("0"));

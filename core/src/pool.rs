@@ -46,12 +46,20 @@ pub enum PoolKind {
 impl PoolKind {
     pub const ALL: [PoolKind; 3] = [PoolKind::Max, PoolKind::Mean, PoolKind::L2];
 
-    /// The name used in specs and on screen.
+    /// The name used in specs.
     pub fn name(self) -> &'static str {
         match self {
             PoolKind::Mean => "mean",
             PoolKind::Max => "max",
             PoolKind::L2 => "l2",
+        }
+    }
+
+    /// The name used in prose: "mean", "max" or "L2".
+    pub fn label(self) -> &'static str {
+        match self {
+            PoolKind::L2 => "L2",
+            other => other.name(),
         }
     }
 }

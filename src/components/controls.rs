@@ -81,7 +81,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
                 { "Pooling " }
                 <select id="pool-kind" onchange={on_pool}>
                     { for PoolKind::ALL.iter().map(|k| html! {
-                        <option value={k.name()} selected={*k == props.pool}>{ k.name() }</option>
+                        <option value={k.name()} selected={*k == props.pool}>{ k.label() }</option>
                     }) }
                 </select>
             </label>

@@ -39,11 +39,11 @@ pub fn ExplanationView(props: &ExplanationProps) -> Html {
             names.sort_unstable();
             names.dedup();
             html! { <>
-                <div class="cell-formula" id="cell-formula">
+                <div class="cell-formula" id="cell-formula" tabindex="0" role="region" aria-label="The selected cell's formula with its numbers">
                     { for substituted(e).iter().map(|piece| formula(piece, false)) }
                 </div>
                 <p class="cell-line">
-                    { format!("Sum of the {} terms: ", e.terms.len()) }
+                    { if e.terms.len() == 1 { "The single term: ".to_string() } else { format!("Sum of the {} terms: ", e.terms.len()) } }
                     <output id="cell-sum" data-value={format!("{:?}", e.result)}>{ short(e.result) }</output>
                     { "; value in the trace: " }
                     <output id="cell-value" data-value={format!("{:?}", e.value)}>{ short(e.value) }</output>
@@ -56,8 +56,8 @@ pub fn ExplanationView(props: &ExplanationProps) -> Html {
                         <li><strong>{ symbol(n) }</strong>{ format!(": {}", meaning(n)) }</li>
                     }) }
                 </ul>
-                <details class="terms">
-                    <summary>{ format!("All {} terms", e.terms.len()) }</summary>
+                <details class="terms" tabindex="-1">
+                    <summary>{ if e.terms.len() == 1 { "The term".to_string() } else { format!("All {} terms", e.terms.len()) } }</summary>
                     <table>
                         <thead><tr><th scope="col">{ "#" }</th><th scope="col">{ "factors" }</th><th scope="col">{ "values" }</th><th scope="col">{ "product" }</th></tr></thead>
                         <tbody>

@@ -30,7 +30,7 @@ pub fn describe(layer: &LayerSpec) -> String {
         LayerSpec::Activation(f) => format!("activation {}", f.name()),
         LayerSpec::Pool(p) => format!(
             "{} pool {}×{}, stride {}×{}",
-            p.kind.name(),
+            p.kind.label(),
             p.size[0],
             p.size[1],
             p.stride[0],
@@ -114,7 +114,14 @@ pub fn ForwardView(props: &ForwardViewProps) -> Html {
 
     let selection_label = props.selection.as_ref().and_then(|s| match &s.place {
         Place::Input => Some(format!("x{:?} (input)", s.index)),
-        Place::Forward { layer } => Some(format!("y{:?} of layer {layer}", s.index)),
+        Place::Forward { layer } => {
+            // Conv and dense outputs are shown as z, the input of the activation after them.
+            let name = match trace.forward.get(*layer).map(|f| &f.op) {
+                Some(ForwardOp::Conv { .. } | ForwardOp::Dense { .. }) => "z",
+                _ => "y",
+            };
+            Some(format!("{name}{:?} of layer {layer}", s.index))
+        }
         Place::Backward { .. } => None,
     });
 

@@ -56,12 +56,12 @@ pub fn GradientCheckView(props: &GradientCheckProps) -> Html {
                 Some(Ok(check)) => html! {
                     <dl class="check-result">
                         <dt>{ "Analytic (backward pass)" }</dt>
-                        <dd><output id="grad-analytic" data-value={format!("{:?}", check.analytic)}>{ format!("{:.10e}", check.analytic) }</output></dd>
+                        <dd><output id="grad-analytic" data-value={format!("{:?}", check.analytic)}>{ scientific(check.analytic) }</output></dd>
                         <dt>{ "Numeric (finite difference)" }</dt>
-                        <dd><output id="grad-numeric" data-value={format!("{:?}", check.numeric)}>{ format!("{:.10e}", check.numeric) }</output></dd>
+                        <dd><output id="grad-numeric" data-value={format!("{:?}", check.numeric)}>{ scientific(check.numeric) }</output></dd>
                         <dt>{ "Relative error" }</dt>
                         <dd>
-                            <output id="grad-relative-error" data-value={format!("{:?}", check.relative_error)}>{ format!("{:.2e}", check.relative_error) }</output>
+                            <output id="grad-relative-error" data-value={format!("{:?}", check.relative_error)}>{ format!("{:.2e}", check.relative_error).replace('-', "−") }</output>
                             { verdict(check.relative_error) }
                         </dd>
                     </dl>
@@ -69,6 +69,11 @@ pub fn GradientCheckView(props: &GradientCheckProps) -> Html {
             } }
         </section>
     }
+}
+
+/// Eleven significant digits in scientific notation, with a true minus sign.
+fn scientific(v: f64) -> String {
+    format!("{v:.10e}").replace('-', "−")
 }
 
 fn verdict(relative_error: f64) -> String {

@@ -15,11 +15,12 @@ use crate::format::{compact, short};
 /// Largest map, in cells per side, whose values are printed in the cells.
 pub const NUMBERED_MAX: usize = 12;
 
-/// Side of one cell in pixels. Maps that print their values get cells of at least 34 px,
-/// so that four significant digits fit; other maps fit a 400 × 112 px box, 2 to 16 px.
+/// Side of one cell in pixels. Maps that print their values get cells of at least 40 px,
+/// so that three significant digits and a sign fit; other maps fit a 400 × 112 px box,
+/// 2 to 16 px.
 pub fn cell_size(rows: usize, cols: usize) -> usize {
     if rows <= NUMBERED_MAX && cols <= NUMBERED_MAX {
-        return (400 / cols.max(1)).min(340 / rows.max(1)).clamp(34, 48);
+        return (400 / cols.max(1)).min(340 / rows.max(1)).clamp(40, 56);
     }
     (400 / cols.max(1)).min(112 / rows.max(1)).clamp(2, 16)
 }
@@ -169,7 +170,7 @@ pub fn Heatmap(props: &HeatmapProps) -> Html {
                 />
                 if numbered {
                     <div class="cell-values" aria-hidden="true">
-                        { for props.values.iter().map(|v| html! { <span class={classes!(cell_class(*v))}>{ compact(*v) }</span> }) }
+                        { for props.values.iter().map(|v| html! { <span class={classes!(cell_class(*v, props.scale))}>{ compact(*v) }</span> }) }
                     </div>
                 }
             </div>
@@ -178,12 +179,14 @@ pub fn Heatmap(props: &HeatmapProps) -> Html {
     }
 }
 
-fn cell_class(v: f64) -> Option<&'static str> {
+/// The class of a printed value: light text on dark cells, so the number stays readable.
+fn cell_class(v: f64, scale: f64) -> Option<&'static str> {
     if !v.is_finite() {
-        Some("not-finite")
-    } else {
-        None
+        return Some("not-finite");
     }
+    let (r, g, b) = colormap::diverging(v, scale);
+    let luminance = (0.2126 * r as f64 + 0.7152 * g as f64 + 0.0722 * b as f64) / 255.0;
+    (luminance < 0.5).then_some("on-dark")
 }
 
 /// A description of a map for screen readers: its size and range, the selected cell,
@@ -302,8 +305,8 @@ mod tests {
         assert_eq!(cell_size(28, 28), 4);
         assert_eq!(cell_size(24, 24), 4);
         assert_eq!(cell_size(1, 10), 40);
-        assert_eq!(cell_size(12, 12), 34);
-        assert_eq!(cell_size(3, 3), 48);
+        assert_eq!(cell_size(12, 12), 40);
+        assert_eq!(cell_size(3, 3), 56);
         assert_eq!(cell_size(10, 192), 2);
         assert_eq!(cell_size(1000, 1000), 2);
     }

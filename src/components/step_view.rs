@@ -86,7 +86,7 @@ fn step_maps(session: &Session, step: usize, form: ConvForm) -> Vec<MapSpec> {
             map("x", "layer input", x),
             map("grad_y", "δ in", grad_y),
             map("grad_w", "δ·xᵀ", grad_w),
-            map("grad_b", "= δ", grad_b),
+            map("grad_b", "equal to δ", grad_b),
         ],
         BackwardOp::DenseInput { w, grad_y, grad_x } => vec![
             map("w", "weights", w),
@@ -402,11 +402,12 @@ pub fn StepView(props: &StepViewProps) -> Html {
         <article class="step-view" data-op={entry.op.name()} data-step={step.to_string()} aria-labelledby="step-heading">
             <h2 id="step-heading">{ format!("Step {} of {}: {}", step + 1, trace.backward.len(), layer_text) }</h2>
             <p class="sentence">{ sentence(&entry.op) }</p>
-            <div class="general-formula">{ formula(&backward_formula(&entry.op, loss), true) }</div>
+            <div class="general-formula" tabindex="0" role="region" aria-label="The step's formula">{ formula(&backward_formula(&entry.op, loss), true) }</div>
             { conv_toggle.unwrap_or_default() }
             { pool_details }
             { window_controls.unwrap_or_default() }
             <p class="hint">{ "Click a cell of any map, or focus a map and use the arrow keys, to see its sum of products." }</p>
+            <h3 class="maps-heading">{ "Maps: the δ coming in and what this step computes" }</h3>
             <div class="step-maps">{ for map_views }</div>
             { match (resolved, selection_label) {
                 (Some(resolved), Some(label)) => html! { <ExplanationView {resolved} {label} /> },
@@ -513,9 +514,10 @@ fn pool_details(
     };
     let comparison = comparing.then(|| match pool::compare_kinds(spec, x, grad_y) {
         Ok(results) => html! {
-            <div class="compare" aria-label="The same δ upsampled by each pooling kind">
+            <div class="compare">
+                <h3>{ "The same δ upsampled by each pooling kind" }</h3>
                 { for results.into_iter().map(|(kind, result)| html! {
-                    <TensorMaps title={format!("{} pooling: upsampled δ", kind.name())} name={format!("compare-{}", kind.name())} tensor={Rc::new(result.grad_x)} />
+                    <TensorMaps title={format!("{} pooling: upsampled δ", kind.label())} name={format!("compare-{}", kind.name())} tensor={Rc::new(result.grad_x)} />
                 }) }
             </div>
         },
