@@ -4,7 +4,7 @@
 //! Run from the repository root (the digit preset reads `www/data/`):
 //! `cargo run --release -p cnn-core --example preset_reference -- <preset id> [CELL]...`
 //!
-//! Each CELL asks for the explanation of one cell, with the index written as `i,j,k`:
+//! Each CELL requests the explanation of one cell, with the index written as `i,j,k`:
 //! - `backward/<step>/<tensor>/<index>`: a tensor of a backward step (gather form);
 //! - `scatter/<step>/<index>`: `grad_x` of a `conv_input` step in the scatter form;
 //! - `forward/<layer>/<index>`: the output `y` of a forward layer.
@@ -103,7 +103,7 @@ fn build(preset: &Preset) -> Result<(Network, Tensor, Objective), Failure> {
                 return Err(format!("test digit {index} is out of range").into());
             }
             let image = digits.image(*index);
-            // The page scales other sizes by nearest-neighbour sampling; this example
+            // The page scales other sizes by nearest-neighbour sampling, but this example
             // only supports the size the shipped network takes.
             if image.shape() != document.network.input {
                 return Err(format!(
@@ -136,7 +136,7 @@ fn tensor_json(tensor: &Tensor) -> Value {
     json!({ "shape": tensor.shape(), "data": tensor.data() })
 }
 
-/// Every tensor field of a backward op, by its name in the trace's JSON.
+/// Collects every tensor field of a backward op, named as in the trace's JSON.
 fn step_tensors(op: &BackwardOp) -> Vec<(String, Tensor)> {
     let Value::Object(fields) = serde_json::to_value(op).expect("a backward op serializes") else {
         unreachable!("a backward op serializes as an object");
@@ -206,7 +206,7 @@ fn explanation_json(query: &str, value: Option<f64>, e: Option<&Explanation>) ->
     })
 }
 
-/// Answers one CELL argument: the trace's value of the cell and its explanation, if any.
+/// Explains one CELL argument: the trace's value of the cell and its explanation, if any.
 fn cell(trace: &Trace, query: &str) -> Result<Value, Failure> {
     let parts: Vec<&str> = query.split('/').collect();
     let invalid = || format!("invalid cell {query:?}; {USAGE}");
