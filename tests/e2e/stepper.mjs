@@ -663,7 +663,7 @@ async function checkForwardCell(page, id, reference) {
     tensor: name,
     shape: layer.y.shape,
     index: cell.index,
-    heading: `y${indexText(cell.index)} of layer ${cell.layer}`,
+    heading: `${name}${indexText(cell.index)} of layer ${cell.layer}`,
   });
   checks.check(`${where}: explanation names the clicked cell`, shown.named, `heading ${JSON.stringify(shown.heading)}`);
   checks.check(
