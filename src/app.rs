@@ -78,8 +78,17 @@ pub fn App() -> Html {
         } else {
             "loading"
         };
-        let key = (state.generation, state.document.step, state.mode, outcome);
-        use_effect_with(key, move |(_, _, _, outcome)| set_status(&status, outcome));
+        // A rejected edit changes only the notice, and must end the busy state too.
+        let key = (
+            state.generation,
+            state.document.step,
+            state.mode,
+            state.notice.clone(),
+            outcome,
+        );
+        use_effect_with(key, move |(_, _, _, _, outcome)| {
+            set_status(&status, outcome)
+        });
     }
 
     // Effect: ←, →, Home and End move through the steps anywhere on the page except in
@@ -263,9 +272,10 @@ pub fn App() -> Html {
     } else {
         let source = match &state.document.input {
             InputSource::Digit(index) => format!("test digit {index}"),
-            InputSource::Values(_) => "the preset's input".to_string(),
+            InputSource::Values(_) if state.preset.is_some() => "the preset's input".to_string(),
+            InputSource::Values(_) => "an edited input".to_string(),
         };
-        format!("Showing {source} with {} pooling.", pool.name())
+        format!("Showing {source} with {} pooling.", pool.label())
     };
 
     let body = match &state.session {
@@ -274,15 +284,16 @@ pub fn App() -> Html {
             let trace = &session.trace.0;
             let report = trace.loss.as_ref();
             let outcome = report.map(|l| {
-                let label = session.digit_label.unwrap_or(match &l.loss {
-                    cnn_core::Loss::SoftmaxCrossEntropy { label } => *label,
-                    cnn_core::Loss::Mse { .. } => l.predicted,
-                });
-                let probability = l
-                    .probabilities
-                    .as_ref()
-                    .and_then(|p| p.data().get(label).copied());
-                html! { <Outcome {label} predicted={l.predicted} loss={l.value} {probability} /> }
+                let label = match &l.loss {
+                    cnn_core::Loss::SoftmaxCrossEntropy { label } => Some(session.digit_label.unwrap_or(*label)),
+                    cnn_core::Loss::Mse { .. } => None,
+                };
+                let probability = label.and_then(|label| l.probabilities.as_ref()?.data().get(label).copied());
+                let formula = match &l.loss {
+                    cnn_core::Loss::SoftmaxCrossEntropy { .. } => "−log softmax(y)[label]",
+                    cnn_core::Loss::Mse { .. } => "½·Σ(y − t)²",
+                };
+                html! { <Outcome {label} predicted={l.predicted} loss={l.value} {probability} {formula} /> }
             });
             let layers = trace.network.layers.iter().enumerate().map(|(i, layer)| {
                 html! { <li>{ format!("Layer {i}: {}", describe(layer)) }</li> }

@@ -11,6 +11,7 @@ pub mod components;
 pub mod format;
 pub mod formulas;
 pub mod hooks;
+pub mod limits;
 pub mod math;
 pub mod panic;
 pub mod permalink;

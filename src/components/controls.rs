@@ -108,34 +108,53 @@ pub fn Controls(props: &ControlsProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 pub struct OutcomeProps {
-    pub label: usize,
+    /// The true class, for a cross-entropy loss; `None` for mse.
+    pub label: Option<usize>,
     pub predicted: usize,
     pub loss: f64,
     pub probability: Option<f64>,
+    /// The loss's definition, shown after its value ("= ½·Σ(y − t)²", say).
+    pub formula: AttrValue,
 }
 
 /// The true label, the predicted class and the loss, with full-precision values in
-/// `data-value` for tests and copy-paste.
+/// `data-value` for tests and copy-paste. Without a label (an mse loss) only the largest
+/// output is named.
 #[component]
 pub fn Outcome(props: &OutcomeProps) -> Html {
-    let verdict = if props.label == props.predicted {
-        "correct"
-    } else {
-        "wrong"
+    let class_rows = match props.label {
+        Some(label) => {
+            let verdict = if label == props.predicted {
+                "correct"
+            } else {
+                "wrong"
+            };
+            let probability = props
+                .probability
+                .map(|p| format!(", p = {}", short(p)))
+                .unwrap_or_default();
+            html! { <>
+                <dt>{ "Label" }</dt>
+                <dd><output id="label" data-value={label.to_string()}>{ label }</output></dd>
+                <dt>{ "Predicted" }</dt>
+                <dd>
+                    <output id="predicted" data-value={props.predicted.to_string()}>{ props.predicted }</output>
+                    { format!(" ({verdict}{probability})") }
+                </dd>
+            </> }
+        }
+        None => html! { <>
+            <dt>{ "Largest output" }</dt>
+            <dd><output id="predicted" data-value={props.predicted.to_string()}>{ format!("y[{}]", props.predicted) }</output></dd>
+        </> },
     };
     html! {
         <dl class="outcome">
-            <dt>{ "Label" }</dt>
-            <dd><output id="label" data-value={props.label.to_string()}>{ props.label }</output></dd>
-            <dt>{ "Predicted" }</dt>
-            <dd>
-                <output id="predicted" data-value={props.predicted.to_string()}>{ props.predicted }</output>
-                { format!(" ({verdict}{})", props.probability.map(|p| format!(", p = {}", short(p))).unwrap_or_default()) }
-            </dd>
+            { class_rows }
             <dt>{ "Loss" }</dt>
             <dd>
                 <output id="loss" data-value={format!("{:?}", props.loss)}>{ short(props.loss) }</output>
-                <span class="formula">{ " = −log softmax(y)[label]" }</span>
+                <span class="formula">{ format!(" = {}", props.formula) }</span>
             </dd>
         </dl>
     }
