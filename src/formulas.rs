@@ -444,8 +444,15 @@ pub fn substituted(e: &Explanation) -> Vec<Math> {
         shown += 1;
     }
     if zeros > 0 {
-        let plus = if shown > 0 || e.offset.is_some() { "+" } else { "" };
-        pieces.push(row(vec![op(plus), text(&format!("{zeros} terms equal to 0"))]));
+        let plus = if shown > 0 || e.offset.is_some() {
+            "+"
+        } else {
+            ""
+        };
+        pieces.push(row(vec![
+            op(plus),
+            text(&format!("{zeros} terms equal to 0")),
+        ]));
     }
     if e.terms.is_empty() && e.offset.is_none() {
         pieces.push(number("0"));
