@@ -18,7 +18,7 @@ readonly APP_PACKAGE="cnn-backprop-explorer"
 # live-reload script whose WebSocket fails with a console error under the
 # test's server.
 readonly E2E_DIST="target/dist-e2e"
-readonly STEP_COUNT=12
+readonly STEP_COUNT=13
 
 step_number=0
 run_start_ns="$(date +%s%N)"
@@ -71,5 +71,6 @@ run_step "end-to-end test: first page" node tests/e2e/run.mjs "$E2E_DIST"
 run_step "end-to-end test: stepper" node tests/e2e/stepper.mjs "$E2E_DIST"
 run_step "end-to-end test: export and share" node tests/e2e/share.mjs "$E2E_DIST"
 run_step "end-to-end test: editors" node tests/e2e/editor.mjs "$E2E_DIST"
+run_step "end-to-end test: training" node tests/e2e/training.mjs "$E2E_DIST"
 
 printf '\n==> all %d steps passed in %s\n' "$STEP_COUNT" "$(elapsed_since "$run_start_ns")"

@@ -19,6 +19,7 @@ use crate::components::forward_view::{describe, ForwardView};
 use crate::components::share::Share;
 use crate::components::step_view::{step_title, StepView};
 use crate::components::stepper::{StepCommand, Stepper};
+use crate::components::training::TrainingView;
 use crate::hooks::use_interval;
 use crate::state::{Action, AppState, ConvForm, Playback, Selection, ViewMode};
 
@@ -225,6 +226,17 @@ pub fn App() -> Html {
             });
         })
     };
+    let on_open_trained = {
+        let (state, status) = (state.clone(), status.clone());
+        Callback::from(move |document| {
+            set_status(&status, "busy");
+            state.dispatch(Action::Apply {
+                document,
+                preset: None,
+            });
+            state.dispatch(Action::SetMode(ViewMode::Stepper));
+        })
+    };
     let dismiss = {
         let state = state.clone();
         Callback::from(move |_: MouseEvent| state.dispatch(Action::DismissNotice))
@@ -316,7 +328,9 @@ pub fn App() -> Html {
                     />
                 </> },
                 ViewMode::AllSteps => html! { <BackwardView trace={session.trace.clone()} /> },
+                ViewMode::Training => Html::default(),
             };
+            let training = state.mode == ViewMode::Training;
             html! { <>
                 { outcome.unwrap_or_default() }
                 <section class="network" aria-labelledby="network-heading">
@@ -327,9 +341,14 @@ pub fn App() -> Html {
                 <div class="mode-tabs" role="group" aria-label="View">
                     <button type="button" aria-pressed={(state.mode == ViewMode::Stepper).to_string()} onclick={set_mode(ViewMode::Stepper)}>{ "Step through" }</button>
                     <button type="button" aria-pressed={(state.mode == ViewMode::AllSteps).to_string()} onclick={set_mode(ViewMode::AllSteps)}>{ "All steps at once" }</button>
+                    <button type="button" id="mode-train" aria-pressed={training.to_string()} onclick={set_mode(ViewMode::Training)}>{ "Train" }</button>
                 </div>
                 { main_view }
-                <ForwardView trace={session.trace.clone()} selection={state.selection.clone()} on_select={Some(on_select)} />
+                // Mounted from the first visit on, so that training goes on in other views.
+                <TrainingView visible={training} assets={state.assets.clone()} on_open={on_open_trained} />
+                if !training {
+                    <ForwardView trace={session.trace.clone()} selection={state.selection.clone()} on_select={Some(on_select)} />
+                }
                 <Share document={state.document.clone()} session={session.clone()} />
             </> }
         }

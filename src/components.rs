@@ -13,3 +13,4 @@ pub mod share;
 pub mod step_view;
 pub mod stepper;
 pub mod tensor_maps;
+pub mod training;

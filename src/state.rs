@@ -68,13 +68,15 @@ pub enum Playback {
     Playing,
 }
 
-/// The two ways of looking at a trace.
+/// The views of the page below the network summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ViewMode {
     /// One backward step at a time.
     Stepper,
     /// Every step of the trace at once.
     AllSteps,
+    /// Training the digit network in a worker.
+    Training,
 }
 
 #[derive(Clone, Debug, PartialEq)]
