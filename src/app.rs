@@ -93,13 +93,19 @@ pub fn App() -> Html {
     }
 
     // Effect: ←, →, Home and End move through the steps anywhere on the page except in
-    // form fields and focused maps.
+    // form fields and focused maps, and only while the stepper is shown. The listener
+    // outlives renders, so it reads the current view from a shared cell.
+    let current_mode = use_mut_ref(|| state.mode);
+    *current_mode.borrow_mut() = state.mode;
     {
         let state = state.clone();
         use_effect_with((), move |_| {
             let listener = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
                 if typing_target(&event) || event.alt_key() || event.ctrl_key() || event.meta_key()
                 {
+                    return;
+                }
+                if *current_mode.borrow() != ViewMode::Stepper {
                     return;
                 }
                 let action = match event.key().as_str() {
@@ -383,6 +389,6 @@ fn weights_note(weights: &cnn_core::document::WeightSource) -> String {
     match weights {
         WeightSource::Trained(_) => "Weights: trained by this project's own core on 4,000 MNIST training digits (see the README); the digit is from the 1,000 held-out test digits.".into(),
         WeightSource::Seeded(seed) => format!("Weights: Glorot-uniform random values from seed {seed}, biases 0."),
-        WeightSource::Values(_) => "Weights: typed values.".into(),
+        WeightSource::Values(_) => "Weights: given values, typed in the editor or trained in the Train view.".into(),
     }
 }

@@ -35,8 +35,9 @@ pub enum TrainError {
     #[error(transparent)]
     Core(#[from] CoreError),
     #[error(
-        "step {step}: the loss became {value}; lower the learning rate (now {learning_rate}) \
-         and start again from the last good weights"
+        "step {step}: the loss became {value}; lower the learning rate (now {}) and start \
+         again from the last good weights",
+        format_rate(*learning_rate)
     )]
     Diverged {
         step: usize,
@@ -51,6 +52,16 @@ pub enum TrainError {
     },
     #[error("no training digits; give at least one")]
     NoData,
+}
+
+/// A learning rate in plain notation when it is ordinary, else scientific, so that a
+/// rate such as 1e150 does not print as 151 digits.
+fn format_rate(rate: f64) -> String {
+    if (1e-4..1e4).contains(&rate.abs()) {
+        format!("{rate}")
+    } else {
+        format!("{rate:e}")
+    }
 }
 
 /// What one step did.

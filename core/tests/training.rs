@@ -115,5 +115,8 @@ fn diverging_rate_stops_with_step() {
         stopped.expect("a learning rate of 1e150 makes the loss non-finite within 50 steps");
     let message = error.to_string();
     assert!(message.starts_with("step "), "{message}");
-    assert!(message.contains("lower the learning rate"), "{message}");
+    assert!(
+        message.contains("lower the learning rate (now 1e150)"),
+        "{message}"
+    );
 }
