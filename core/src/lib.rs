@@ -32,6 +32,7 @@ pub mod document;
 mod error;
 pub mod explain;
 pub mod export;
+pub mod fast;
 pub mod finite_difference;
 pub mod init;
 pub mod loss;
