@@ -59,6 +59,9 @@ pub fn meaning(tensor: &str) -> &'static str {
         "switch" => "1 where the window's recorded maximum is this cell, else 0",
         "switches" => "the number of windows whose recorded maximum is this cell",
         "probabilities" => "softmax(y)",
+        "1/β" => "one over the window area β = PH·PW",
+        "−onehot" => "minus 1 at the label, 0 elsewhere",
+        "−target" => "minus the target value",
         _ => "",
     }
 }

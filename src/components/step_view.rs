@@ -84,13 +84,13 @@ fn step_maps(session: &Session, step: usize, form: ConvForm) -> Vec<MapSpec> {
             grad_b,
         } => vec![
             map("x", "layer input", x),
-            map("grad_y", "δ in", grad_y),
+            map("grad_y", "arriving from the layer after", grad_y),
             map("grad_w", "δ·xᵀ", grad_w),
             map("grad_b", "equal to δ", grad_b),
         ],
         BackwardOp::DenseInput { w, grad_y, grad_x } => vec![
             map("w", "weights", w),
-            map("grad_y", "δ in", grad_y),
+            map("grad_y", "arriving from the layer after", grad_y),
             map("grad_x", "Wᵀδ, reshaped", grad_x),
         ],
         BackwardOp::Activation {
@@ -101,7 +101,7 @@ fn step_maps(session: &Session, step: usize, form: ConvForm) -> Vec<MapSpec> {
             ..
         } => vec![
             map("z", "pre-activation", z),
-            map("grad_y", "δ in", grad_y),
+            map("grad_y", "arriving from the layer after", grad_y),
             map("derivative", "derivative at z", derivative),
             map("grad_x", "δ ⊙ f′(z)", grad_x),
         ],
@@ -112,7 +112,10 @@ fn step_maps(session: &Session, step: usize, form: ConvForm) -> Vec<MapSpec> {
             grad_x,
             ..
         } => {
-            let mut maps = vec![map("x", "pool input", x), map("grad_y", "δ in", grad_y)];
+            let mut maps = vec![
+                map("x", "pool input", x),
+                map("grad_y", "arriving from the layer after", grad_y),
+            ];
             match routing {
                 PoolRouting::Mean { .. } => {}
                 PoolRouting::Max { switches } => maps.push(map(
@@ -136,7 +139,7 @@ fn step_maps(session: &Session, step: usize, form: ConvForm) -> Vec<MapSpec> {
         } => {
             let mut maps = vec![
                 map("x_padded", "padded input", x_padded),
-                map("grad_y", "δ in", grad_y),
+                map("grad_y", "arriving from the layer after", grad_y),
             ];
             if spec.stride != [1, 1] {
                 maps.push(map(
@@ -149,7 +152,7 @@ fn step_maps(session: &Session, step: usize, form: ConvForm) -> Vec<MapSpec> {
             maps
         }
         BackwardOp::ConvBias { grad_y, grad_b } => vec![
-            map("grad_y", "δ in", grad_y),
+            map("grad_y", "arriving from the layer after", grad_y),
             map("grad_b", "Σ δ per kernel", grad_b),
         ],
         BackwardOp::ConvInput {
@@ -160,12 +163,16 @@ fn step_maps(session: &Session, step: usize, form: ConvForm) -> Vec<MapSpec> {
             ..
         } => match (form, forward) {
             (ConvForm::Scatter, Some(ForwardOp::Conv { w, .. })) => vec![
-                map("grad_y", "δ in: each cell scatters δ·W", grad_y),
+                map(
+                    "grad_y",
+                    "each cell scatters δ·W onto the cells its window read",
+                    grad_y,
+                ),
                 map("w", "kernels", w),
                 map("grad_x", "sum of the scattered δ·W", grad_x),
             ],
             _ => vec![
-                map("grad_y", "δ in", grad_y),
+                map("grad_y", "arriving from the layer after", grad_y),
                 map(
                     "grad_y_full",
                     "zeros inserted, padded by extent − 1",
