@@ -355,14 +355,26 @@ pub fn sentence(step: &BackwardOp) -> String {
             "∂L/∂b ({}) is the sum of each kernel's δ over all positions.",
             shape(grad_b)
         ),
-        BackwardOp::ConvInput { spec, grad_x, grad_y_full, .. } => format!(
-            "δ to the previous layer ({}): insert {} zero(s) between δ entries for stride {}, pad by the kernel extent − 1 (giving {}), fully correlate with each 180°-rotated kernel, sum over kernels, and crop padding {}.",
-            shape(grad_x),
-            spec.stride[0].max(spec.stride[1]) - 1,
-            format_pair(spec.stride),
-            shape(grad_y_full),
-            format_pair(spec.padding)
-        ),
+        BackwardOp::ConvInput { spec, grad_x, grad_y_full, .. } => {
+            let insert = if spec.stride == [1, 1] {
+                "the stride is 1, so no zeros are inserted between δ entries".to_string()
+            } else {
+                format!(
+                    "insert stride − 1 zeros between δ entries (stride {})",
+                    format_pair(spec.stride)
+                )
+            };
+            let crop = if spec.padding == [0, 0] {
+                "there is no padding to crop".to_string()
+            } else {
+                format!("crop the padding {}", format_pair(spec.padding))
+            };
+            format!(
+                "δ to the previous layer ({}): {insert}; pad by the dilated kernel extent − 1 (giving {}); fully correlate with each 180°-rotated kernel and sum over kernels; {crop}.",
+                shape(grad_x),
+                shape(grad_y_full),
+            )
+        }
     }
 }
 
