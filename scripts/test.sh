@@ -18,7 +18,7 @@ readonly APP_PACKAGE="cnn-backprop-explorer"
 # live-reload script whose WebSocket fails with a console error under the
 # test's server.
 readonly E2E_DIST="target/dist-e2e"
-readonly STEP_COUNT=13
+readonly STEP_COUNT=15
 
 step_number=0
 run_start_ns="$(date +%s%N)"
@@ -49,6 +49,7 @@ run_step() {
 
 run_step "setup" bash scripts/setup.sh
 run_step "format check" cargo fmt --all --check
+run_step "dependency review" python3 scripts/dependencies.py --check
 run_step "clippy, native" cargo clippy --quiet --workspace --all-targets -- -D warnings
 run_step "clippy, wasm32" cargo clippy --quiet --workspace --target wasm32-unknown-unknown -- -D warnings
 # The app's browser tests are wasm32-only; the core's test targets need proptest, which
@@ -72,5 +73,6 @@ run_step "end-to-end test: stepper" node tests/e2e/stepper.mjs "$E2E_DIST"
 run_step "end-to-end test: export and share" node tests/e2e/share.mjs "$E2E_DIST"
 run_step "end-to-end test: editors" node tests/e2e/editor.mjs "$E2E_DIST"
 run_step "end-to-end test: training" node tests/e2e/training.mjs "$E2E_DIST"
+run_step "end-to-end test: saved views, reset, non-finite values" node tests/e2e/hardening.mjs "$E2E_DIST"
 
 printf '\n==> all %d steps passed in %s\n' "$STEP_COUNT" "$(elapsed_since "$run_start_ns")"

@@ -135,7 +135,8 @@ pub fn App() -> Html {
         });
     }
 
-    // Effect: open the permalink in the URL fragment once the assets are loaded.
+    // Effect: once the assets are loaded, open the permalink in the URL fragment, or else
+    // the view saved in this browser. This runs before the effect below overwrites both.
     {
         let state = state.clone();
         let loaded = state.assets.is_some();
@@ -147,17 +148,21 @@ pub fn App() -> Html {
                     .unwrap_or_default();
                 if !fragment.is_empty() {
                     state.dispatch(Action::OpenLink(crate::permalink::decode(&fragment)));
+                } else if let Some(stored) = crate::storage::load() {
+                    state.dispatch(Action::OpenStored(stored.map_err(|e| e.to_string())));
                 }
             }
         });
     }
 
-    // Effect: keep the URL fragment equal to the permalink of the view on screen.
+    // Effect: keep the URL fragment equal to the permalink of the view on screen, and the
+    // view saved in this browser equal to it too.
     {
         let document = state.document.clone();
         let ready = state.session.is_some();
         use_effect_with((document, ready), move |(document, ready)| {
             if *ready {
+                crate::storage::save(document);
                 let link = crate::permalink::encode(document);
                 if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
                     // Replacing keeps the back button for leaving the page, not for every edit.
@@ -243,6 +248,27 @@ pub fn App() -> Html {
             state.dispatch(Action::SetMode(ViewMode::Stepper));
         })
     };
+    let on_reset = {
+        let (state, status) = (state.clone(), status.clone());
+        Callback::from(move |_: MouseEvent| {
+            // Only edits need a confirmation: a preset can be clicked again.
+            let edited = state.preset.is_none();
+            let confirmed = !edited
+                || web_sys::window()
+                    .and_then(|w| {
+                        w.confirm_with_message(
+                            "Discard your edits and go back to the default view?",
+                        )
+                        .ok()
+                    })
+                    .unwrap_or(false);
+            if confirmed {
+                crate::storage::clear();
+                set_status(&status, "busy");
+                state.dispatch(Action::Reset);
+            }
+        })
+    };
     let dismiss = {
         let state = state.clone();
         Callback::from(move |_: MouseEvent| state.dispatch(Action::DismissNotice))
@@ -272,16 +298,11 @@ pub fn App() -> Html {
         InputSource::Digit(index) => index,
         InputSource::Values(_) => tutorial::DIGIT_INDEX,
     };
-    let pool = state
-        .document
-        .network
-        .layers
-        .iter()
-        .find_map(|l| match l {
-            cnn_core::LayerSpec::Pool(p) => Some(p.kind),
-            _ => None,
-        })
-        .unwrap_or(PoolKind::Max);
+    let network_pool = state.document.network.layers.iter().find_map(|l| match l {
+        cnn_core::LayerSpec::Pool(p) => Some(p.kind),
+        _ => None,
+    });
+    let pool = network_pool.unwrap_or(PoolKind::Max);
 
     let message = if let Some(fatal) = &state.fatal {
         fatal.clone()
@@ -293,7 +314,10 @@ pub fn App() -> Html {
             InputSource::Values(_) if state.preset.is_some() => "the preset's input".to_string(),
             InputSource::Values(_) => "an edited input".to_string(),
         };
-        format!("Showing {source} with {} pooling.", pool.label())
+        match network_pool {
+            Some(kind) => format!("Showing {source} with {} pooling.", kind.label()),
+            None => format!("Showing {source}; the network has no pooling layer."),
+        }
     };
 
     let body = match &state.session {
@@ -339,6 +363,7 @@ pub fn App() -> Html {
             let training = state.mode == ViewMode::Training;
             html! { <>
                 { outcome.unwrap_or_default() }
+                { non_finite_notice(trace, &on_command) }
                 <section class="network" aria-labelledby="network-heading">
                     <h2 id="network-heading">{ "Network" }</h2>
                     <ul class="layers">{ for layers }</ul>
@@ -375,12 +400,48 @@ pub fn App() -> Html {
             <nav class="presets" aria-label="Presets">
                 <h2 class="visually-hidden">{ "Presets" }</h2>
                 { for preset_buttons }
+                <button type="button" id="reset" class="reset" onclick={on_reset}>{ "Reset to the default view" }</button>
             </nav>
-            <Controls {pool} {digit} {digit_count} {on_pool} {on_digit} />
+            <Controls {pool} has_pool={network_pool.is_some()} {digit} {digit_count} {on_pool} {on_digit} />
             <Editor document={state.document.clone()} session={state.session.clone()} {on_apply} />
             <p id="status" ref={status} data-state="loading" role="status">{ message }</p>
             { body }
         </main>
+    }
+}
+
+/// A warning naming where the trace first holds a NaN or an infinity, with a button to the
+/// backward step that produced it; nothing when every value is finite.
+fn non_finite_notice(trace: &cnn_core::Trace, on_command: &Callback<StepCommand>) -> Html {
+    use cnn_core::NonFinitePlace;
+    let Some(found) = trace.first_non_finite() else {
+        return Html::default();
+    };
+    let value = crate::format::short(found.value);
+    let symbol = crate::formulas::symbol(found.tensor);
+    let (place, go) = match found.place {
+        NonFinitePlace::Forward(layer) => (
+            format!(
+                "the forward pass, layer {layer} ({})",
+                describe(&trace.network.layers[layer])
+            ),
+            None,
+        ),
+        NonFinitePlace::Backward(step) => (format!("backward step {}", step + 1), Some(step)),
+    };
+    let go_button = go.map(|step| {
+        let on_command = on_command.clone();
+        let onclick = Callback::from(move |_: MouseEvent| on_command.emit(StepCommand::Go(step)));
+        html! { <button type="button" {onclick}>{ "Go to that step" }</button> }
+    });
+    html! {
+        <div id="non-finite" class="notice non-finite" role="status">
+            <p>{ format!(
+                "This trace holds values that are not finite numbers. The first is {symbol}{:?} = {value}, produced in {place}; the maps draw such cells black with a white cross and print them as NaN, +∞ or −∞. Smaller weights or inputs avoid the overflow.",
+                found.index
+            ) }</p>
+            { go_button.unwrap_or_default() }
+        </div>
     }
 }
 

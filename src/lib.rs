@@ -17,6 +17,7 @@ pub mod panic;
 pub mod permalink;
 pub mod resolve;
 pub mod state;
+pub mod storage;
 pub mod training;
 
 /// Installs the panic hook and mounts the app on `#app`.

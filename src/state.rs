@@ -143,6 +143,10 @@ pub enum Action {
     },
     /// Shows a document from a permalink, or the reason it cannot be read.
     OpenLink(Result<Document, String>),
+    /// Shows the document saved in this browser, or the reason it cannot be restored.
+    OpenStored(Result<Document, String>),
+    /// Goes back to the default preset.
+    Reset,
     /// Sets every pool layer of the network to this kind.
     SetPool(PoolKind),
     /// Shows test digit `index`; the caller has checked that it is in range.
@@ -179,6 +183,15 @@ impl Reducible for AppState {
             Action::LoadFailed(message) => next.fatal = Some(message),
             Action::Apply { document, preset } => next.rebuild(document, preset),
             Action::OpenLink(Ok(document)) => next.rebuild(document, None),
+            Action::OpenStored(Ok(document)) => next.rebuild(document, None),
+            Action::OpenStored(Err(message)) => {
+                next.notice = Some(format!("The saved view could not be restored: {message}. The default view is shown instead."));
+            }
+            Action::Reset => {
+                let defaults = AppState::default();
+                next.rebuild(defaults.document, defaults.preset);
+                next.mode = ViewMode::Stepper;
+            }
             Action::OpenLink(Err(message)) => {
                 next.notice = Some(format!(
                     "The link could not be opened: {message} The default view is shown instead."

@@ -53,4 +53,6 @@ pub use network::{Gradients, LayerParams, Network};
 pub use pool::PoolKind;
 pub use spec::{LayerSpec, NetworkSpec};
 pub use tensor::Tensor;
-pub use trace::{BackwardOp, BackwardStep, ForwardOp, ForwardStep, Trace};
+pub use trace::{
+    BackwardOp, BackwardStep, ForwardOp, ForwardStep, NonFinite, NonFinitePlace, Trace,
+};

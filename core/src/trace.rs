@@ -244,7 +244,81 @@ impl BackwardOp {
     }
 }
 
+/// Where a trace first holds a NaN or an infinity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NonFinite {
+    /// `Forward(layer)` or `Backward(step)`, in the order the run computed them.
+    pub place: NonFinitePlace,
+    /// The trace's name of the tensor (`"y"`, `"grad_x"` …).
+    pub tensor: &'static str,
+    pub index: Vec<usize>,
+    pub value: f64,
+}
+
+/// The step of a [`NonFinite`] value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonFinitePlace {
+    Forward(usize),
+    Backward(usize),
+}
+
 impl Trace {
+    /// Finds the first non-finite value in the order of the run: the forward outputs layer
+    /// by layer, then the backward steps' results.
+    pub fn first_non_finite(&self) -> Option<NonFinite> {
+        for step in &self.forward {
+            if let Some((index, value)) = step.op.y().first_non_finite() {
+                return Some(NonFinite {
+                    place: NonFinitePlace::Forward(step.layer),
+                    tensor: "y",
+                    index,
+                    value,
+                });
+            }
+        }
+        for (n, step) in self.backward.iter().enumerate() {
+            let results: [(&'static str, Option<&Tensor>); 4] = match &step.op {
+                BackwardOp::DenseParams { grad_w, grad_b, .. } => [
+                    ("grad_w", Some(grad_w)),
+                    ("grad_b", Some(grad_b)),
+                    ("", None),
+                    ("", None),
+                ],
+                BackwardOp::ConvWeights { grad_w, .. } => {
+                    [("grad_w", Some(grad_w)), ("", None), ("", None), ("", None)]
+                }
+                BackwardOp::ConvBias { grad_b, .. } => {
+                    [("grad_b", Some(grad_b)), ("", None), ("", None), ("", None)]
+                }
+                BackwardOp::Activation {
+                    derivative, grad_x, ..
+                } => [
+                    ("derivative", Some(derivative)),
+                    ("grad_x", Some(grad_x)),
+                    ("", None),
+                    ("", None),
+                ],
+                op => [
+                    ("grad_y", Some(op.grad_y())),
+                    ("grad_x", op.grad_x()),
+                    ("", None),
+                    ("", None),
+                ],
+            };
+            for (tensor, t) in results {
+                if let Some((index, value)) = t.and_then(Tensor::first_non_finite) {
+                    return Some(NonFinite {
+                        place: NonFinitePlace::Backward(n),
+                        tensor,
+                        index,
+                        value,
+                    });
+                }
+            }
+        }
+        None
+    }
+
     /// Runs `network` on `x` with `objective` and records every step.
     ///
     /// Errors: the errors of [`Network::forward`] and [`Network::start_backward`].

@@ -149,3 +149,33 @@ fn bad_requests_are_rejected() {
     assert!(backward_cell(&trace, 1, "grad_w", &[0, 0, 0]).is_err());
     assert!(conv_input_scatter(&trace, 1, &[0, 0, 0]).is_err());
 }
+
+#[test]
+fn overflow_is_located_in_the_trace() {
+    use cnn_core::{LayerParams, NonFinitePlace};
+    let spec: NetworkSpec = serde_json::from_str(
+        r#"{"input": [1, 1, 2], "layers": [{"dense": {"outputs": 1}}, {"activation": "tanh"}]}"#,
+    )
+    .unwrap();
+    // 1e300 · 1e10 overflows to +∞ in the dense output; tanh(∞) = 1 is finite again.
+    let params = vec![
+        Some(LayerParams {
+            weights: Tensor::from_vec(&[1, 2], vec![1e300, 1e300]).unwrap(),
+            bias: Tensor::zeros(&[1]),
+        }),
+        None,
+    ];
+    let network = Network::new(spec, params).unwrap();
+    let x = Tensor::from_vec(&[1, 1, 2], vec![1e10, 1e10]).unwrap();
+    let upstream = Objective::Upstream(Tensor::from_vec(&[1], vec![1.0]).unwrap());
+    let trace = Trace::record(&network, &x, &upstream).unwrap();
+    let found = trace
+        .first_non_finite()
+        .expect("the dense output is infinite");
+    assert_eq!(found.place, NonFinitePlace::Forward(0));
+    assert_eq!(found.tensor, "y");
+    assert_eq!(found.value, f64::INFINITY);
+
+    let finite = Trace::record(&network, &Tensor::zeros(&[1, 1, 2]), &upstream).unwrap();
+    assert_eq!(finite.first_non_finite(), None);
+}

@@ -9,6 +9,9 @@ use crate::format::short;
 #[derive(Properties, PartialEq)]
 pub struct ControlsProps {
     pub pool: PoolKind,
+    /// Whether the network has a pool layer; without one the pooling control is disabled.
+    #[prop_or(true)]
+    pub has_pool: bool,
     /// 0-based index of the digit shown.
     pub digit: usize,
     /// Number of digits to pick from.
@@ -79,7 +82,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
         <div class="controls">
             <label>
                 { "Pooling " }
-                <select id="pool-kind" onchange={on_pool}>
+                <select id="pool-kind" onchange={on_pool} disabled={!props.has_pool}>
                     { for PoolKind::ALL.iter().map(|k| html! {
                         <option value={k.name()} selected={*k == props.pool}>{ k.label() }</option>
                     }) }

@@ -36,6 +36,7 @@ pub fn describe(layer: &LayerSpec) -> String {
             p.stride[0],
             p.stride[1]
         ),
+        LayerSpec::Dense(d) if d.outputs == 1 => "dense, 1 output".to_string(),
         LayerSpec::Dense(d) => format!("dense, {} outputs", d.outputs),
     }
 }

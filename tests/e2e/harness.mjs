@@ -36,6 +36,9 @@ const CHROMIUM_ARGS = [
 
 const execFileAsync = promisify(execFile);
 
+/** How the app's panic hook starts its console message. */
+const PANIC_PREFIX = 'The page stopped because of an internal error';
+
 /** Launches Debian's Chromium headless. */
 export function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
@@ -61,10 +64,14 @@ function isLocalUrl(url) {
 export async function openPage(browser, viewport = DESKTOP_VIEWPORT, options = {}) {
   const context = await browser.newContext({ viewport, reducedMotion: options.reducedMotion ?? 'no-preference' });
   const page = await context.newPage();
-  const problems = { consoleErrors: [], pageErrors: [], offHost: [] };
+  const problems = { consoleErrors: [], pageErrors: [], offHost: [], panics: [] };
   page.on('console', (message) => {
     if (message.type() === 'error') {
       problems.consoleErrors.push(message.text());
+      // The app's panic hook (src/panic.rs) logs every panic with this prefix.
+      if (message.text().startsWith(PANIC_PREFIX)) {
+        problems.panics.push(message.text());
+      }
     }
   });
   page.on('pageerror', (error) => problems.pageErrors.push(error.message));
@@ -132,6 +139,7 @@ export class Checks {
 
   /** Checks that nothing in `problems` was recorded. */
   checkProblems(problems, where) {
+    this.check(`panic hook never fired ${where}`, problems.panics.length === 0, problems.panics.slice(0, 3).join(' | ') || 'no panic');
     this.check(`no console errors ${where}`, problems.consoleErrors.length === 0, problems.consoleErrors.slice(0, 5).join(' | ') || 'none');
     this.check(`no page errors ${where}`, problems.pageErrors.length === 0, problems.pageErrors.slice(0, 5).join(' | ') || 'none');
     this.check(`no requests off 127.0.0.1 ${where}`, problems.offHost.length === 0, problems.offHost.slice(0, 5).join(' | ') || 'none');
