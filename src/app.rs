@@ -18,10 +18,10 @@ use crate::components::editor::Editor;
 use crate::components::forward_view::{describe, ForwardView};
 use crate::components::share::Share;
 use crate::components::step_view::{step_title, StepView};
-use crate::components::stepper::{StepCommand, Stepper};
+use crate::components::stepper::{StepCommand, StepList, Stepper};
 use crate::components::training::TrainingView;
 use crate::hooks::use_interval;
-use crate::state::{Action, AppState, ConvForm, Playback, Selection, ViewMode};
+use crate::state::{Action, AppState, ConvForm, Place, Playback, Selection, ViewMode};
 
 /// Sets `data-state` on the status element: `busy` while a new trace is computed and
 /// drawn, `ready` once every map of it is drawn, `error` when the page cannot show one.
@@ -219,6 +219,16 @@ pub fn App() -> Html {
             state.dispatch(Action::Select(selection))
         })
     };
+    let on_open_in_stepper = {
+        let state = state.clone();
+        Callback::from(move |selection: Selection| {
+            if let Place::Backward { step, .. } = &selection.place {
+                state.dispatch(Action::SetMode(ViewMode::Stepper));
+                state.dispatch(Action::SetStep(*step));
+                state.dispatch(Action::Select(Some(selection)));
+            }
+        })
+    };
     let on_conv_form = {
         let state = state.clone();
         Callback::from(move |form: ConvForm| state.dispatch(Action::SetConvForm(form)))
@@ -303,6 +313,19 @@ pub fn App() -> Html {
         _ => None,
     });
     let pool = network_pool.unwrap_or(PoolKind::Max);
+    let mut pool_kinds: Vec<PoolKind> = state
+        .document
+        .network
+        .layers
+        .iter()
+        .filter_map(|l| match l {
+            cnn_core::LayerSpec::Pool(p) => Some(p.kind),
+            _ => None,
+        })
+        .collect();
+    pool_kinds.dedup();
+    pool_kinds.sort_by_key(|k| k.name());
+    pool_kinds.dedup();
 
     let message = if let Some(fatal) = &state.fatal {
         fatal.clone()
@@ -315,7 +338,10 @@ pub fn App() -> Html {
             InputSource::Values(_) => "an edited input".to_string(),
         };
         match network_pool {
-            Some(kind) => format!("Showing {source} with {} pooling.", kind.label()),
+            Some(_) => {
+                let kinds: Vec<&str> = pool_kinds.iter().map(|k| k.label()).collect();
+                format!("Showing {source} with {} pooling.", kinds.join(" and "))
+            }
             None => format!("Showing {source}; the network has no pooling layer."),
         }
     };
@@ -347,7 +373,8 @@ pub fn App() -> Html {
             );
             let main_view = match state.mode {
                 ViewMode::Stepper => html! { <>
-                    <Stepper step={state.document.step} {titles} playing={state.playback == Playback::Playing} speed_ms={state.speed_ms} on_command={on_command.clone()} />
+                    <Stepper step={state.document.step} titles={titles.clone()} playing={state.playback == Playback::Playing} speed_ms={state.speed_ms} on_command={on_command.clone()} />
+                    <StepList step={state.document.step} {titles} on_command={on_command.clone()} />
                     <StepView
                         session={session.clone()}
                         step={state.document.step}
@@ -357,7 +384,11 @@ pub fn App() -> Html {
                         {on_conv_form}
                     />
                 </> },
-                ViewMode::AllSteps => html! { <BackwardView trace={session.trace.clone()} /> },
+                // Forward maps come first here: the backward maps below are long.
+                ViewMode::AllSteps => html! { <>
+                    <ForwardView trace={session.trace.clone()} selection={state.selection.clone()} on_select={Some(on_select.clone())} />
+                    <BackwardView trace={session.trace.clone()} on_open={Some(on_open_in_stepper.clone())} />
+                </> },
                 ViewMode::Training => Html::default(),
             };
             let training = state.mode == ViewMode::Training;
@@ -374,10 +405,12 @@ pub fn App() -> Html {
                     <button type="button" aria-pressed={(state.mode == ViewMode::AllSteps).to_string()} onclick={set_mode(ViewMode::AllSteps)}>{ "All steps at once" }</button>
                     <button type="button" id="mode-train" aria-pressed={training.to_string()} onclick={set_mode(ViewMode::Training)}>{ "Train" }</button>
                 </div>
-                { main_view }
+                // One element around the view keeps the page's structure fixed when the view
+                // switches; Yew's reconciliation of differently shaped fragments failed there.
+                <div class="view">{ main_view }</div>
                 // Mounted from the first visit on, so that training goes on in other views.
                 <TrainingView visible={training} assets={state.assets.clone()} on_open={on_open_trained} />
-                if !training {
+                if state.mode == ViewMode::Stepper {
                     <ForwardView trace={session.trace.clone()} selection={state.selection.clone()} on_select={Some(on_select)} />
                 }
                 <Share document={state.document.clone()} session={session.clone()} />
@@ -402,7 +435,7 @@ pub fn App() -> Html {
                 { for preset_buttons }
                 <button type="button" id="reset" class="reset" onclick={on_reset}>{ "Reset to the default view" }</button>
             </nav>
-            <Controls {pool} has_pool={network_pool.is_some()} {digit} {digit_count} {on_pool} {on_digit} />
+            <Controls {pool} has_pool={network_pool.is_some()} mixed_pools={pool_kinds.len() > 1} {digit} {digit_count} {on_pool} {on_digit} />
             <Editor document={state.document.clone()} session={state.session.clone()} {on_apply} />
             <p id="status" ref={status} data-state="loading" role="status">{ message }</p>
             { body }

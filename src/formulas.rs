@@ -59,7 +59,7 @@ pub fn meaning(tensor: &str) -> &'static str {
         "switch" => "1 where the window's recorded maximum is this cell, else 0",
         "switches" => "the number of windows whose recorded maximum is this cell",
         "probabilities" => "softmax(y)",
-        "1/β" => "one over the window area β = PH·PW",
+        "1/β" => "one over the window area β = window height · width",
         "−onehot" => "minus 1 at the label, 0 elsewhere",
         "−target" => "minus the target value",
         _ => "",
@@ -231,7 +231,7 @@ pub fn backward_formula(step: &BackwardOp, loss: Option<&Loss>) -> Math {
                     op("="),
                     over,
                     frac(indexed("δ", &["c", "i", "j"]), ident("β")),
-                    text(", β = PH·PW"),
+                    text(", β = window height · width"),
                 ]),
                 PoolRouting::Max { .. } => row(vec![
                     lhs,
@@ -286,7 +286,7 @@ pub fn backward_formula(step: &BackwardOp, loss: Option<&Loss>) -> Math {
             ident("crop"),
             op("("),
             sum_over("k"),
-            ident("fullcorr"),
+            sub(ident("fullcorr"), ident("D")),
             op("("),
             indexed("δ̃", &["k"]),
             op(","),
@@ -329,13 +329,14 @@ pub fn sentence(step: &BackwardOp) -> String {
             shape(grad_x)
         ),
         BackwardOp::Activation { function, grad_x, .. } => format!(
-            "δ is multiplied cell by cell with {}′(z), the derivative at the pre-activation ({}).",
+            "δ is multiplied cell by cell with {}′(z), the derivative at the pre-activation ({}){}.",
             function.name(),
-            shape(grad_x)
+            shape(grad_x),
+            if *function == Activation::Relu { "; relu′(z) is 1 for z > 0 and 0 otherwise, so relu′(0) = 0 by convention" } else { "" }
         ),
         BackwardOp::Pool { spec, routing, grad_y, grad_x, .. } => {
             let how = match routing {
-                PoolRouting::Mean { beta } => format!("every cell of a window gets δ/β with β = {}·{} = {beta}", spec.size[0], spec.size[1]),
+                PoolRouting::Mean { beta } => format!("every cell of a window gets δ/β, with β = window height · width = {}·{} = {beta}", spec.size[0], spec.size[1]),
                 PoolRouting::Max { .. } => "each window's δ goes whole to its maximum, recorded in the forward pass (the first one in row-major order on a tie)".into(),
                 PoolRouting::L2 { .. } => "each cell gets δ·x/‖x‖ of its window, and 0 where the window is all zero".into(),
             };
@@ -355,23 +356,45 @@ pub fn sentence(step: &BackwardOp) -> String {
             "∂L/∂b ({}) is the sum of each kernel's δ over all positions.",
             shape(grad_b)
         ),
-        BackwardOp::ConvInput { spec, grad_x, grad_y_full, .. } => {
+        BackwardOp::ConvInput { spec, grad_x, grad_y_full, grad_x_padded, kernels_rotated, .. } => {
             let insert = if spec.stride == [1, 1] {
                 "the stride is 1, so no zeros are inserted between δ entries".to_string()
             } else {
-                format!(
-                    "insert stride − 1 zeros between δ entries (stride {})",
-                    format_pair(spec.stride)
-                )
+                format!("insert stride − 1 zeros between δ entries (stride {})", format_pair(spec.stride))
+            };
+            let extent = [
+                (kernels_rotated.shape()[2] - 1) * spec.dilation[0] + 1,
+                (kernels_rotated.shape()[3] - 1) * spec.dilation[1] + 1,
+            ];
+            let dilation = if spec.dilation == [1, 1] {
+                String::new()
+            } else {
+                format!(", its taps {} apart as in the forward pass", format_pair(spec.dilation))
             };
             let crop = if spec.padding == [0, 0] {
                 "there is no padding to crop".to_string()
             } else {
                 format!("crop the padding {}", format_pair(spec.padding))
             };
+            // The full correlation covers (rows of δ̃) − extent + 1 rows of the padded input;
+            // rows past that were read by no window, because the output size rounds down.
+            let covered = [grad_y_full.shape()[1] - (extent[0] - 1), grad_y_full.shape()[2] - (extent[1] - 1)];
+            let unread = [
+                grad_x_padded.shape()[1].saturating_sub(covered[0]),
+                grad_x_padded.shape()[2].saturating_sub(covered[1]),
+            ];
+            let remainder = if unread == [0, 0] {
+                String::new()
+            } else {
+                format!(
+                    " The last {} row(s) and {} column(s) of the padded input were read by no window (the output size rounds down), so their gradient is 0.",
+                    unread[0], unread[1]
+                )
+            };
             format!(
-                "δ to the previous layer ({}): {insert}; pad by the dilated kernel extent − 1 (giving {}); fully correlate with each 180°-rotated kernel and sum over kernels; {crop}.",
+                "δ to the previous layer ({}): {insert}; pad by the kernel extent − 1, where the extent (F − 1)·D + 1 = {} is the span of the dilated kernel (giving {}); fully correlate with each 180°-rotated kernel{dilation}, which is the textbook full convolution with the kernel itself, and sum over kernels; {crop}.{remainder}",
                 shape(grad_x),
+                format_pair(extent),
                 shape(grad_y_full),
             )
         }

@@ -181,7 +181,17 @@ impl Reducible for AppState {
                 next.rebuild(document, next.preset);
             }
             Action::LoadFailed(message) => next.fatal = Some(message),
-            Action::Apply { document, preset } => next.rebuild(document, preset),
+            Action::Apply { document, preset } => {
+                let was_trained = matches!(next.document.weights, WeightSource::Trained(_));
+                let now_seeded = matches!(document.weights, WeightSource::Seeded(_));
+                next.rebuild(document, preset);
+                if was_trained && now_seeded && next.notice.is_none() && preset.is_none() {
+                    next.notice = Some(
+                        "The trained weights fit only the unchanged digit network, so the edited network uses seeded random weights; its loss and prediction are those of an untrained network. Pick the digit preset to get the trained weights back."
+                            .into(),
+                    );
+                }
+            }
             Action::OpenLink(Ok(document)) => next.rebuild(document, None),
             Action::OpenStored(Ok(document)) => next.rebuild(document, None),
             Action::OpenStored(Err(message)) => {
@@ -288,7 +298,12 @@ impl AppState {
                 self.generation += 1;
             }
             Err(message) => {
-                self.notice = Some(format!("{message}. The previous network stays on screen."));
+                let kept = if self.session.is_some() {
+                    "The previous network stays on screen."
+                } else {
+                    "The default view is shown instead."
+                };
+                self.notice = Some(format!("{message}. {kept}"));
                 if self.session.is_none() {
                     // Nothing valid to fall back to, for example a bad link at start-up.
                     let fallback = AppState::default().document;

@@ -151,6 +151,8 @@ async fn digit_field_rejects_out_of_range() {
     };
     let props = ControlsProps {
         pool: PoolKind::Max,
+        has_pool: true,
+        mixed_pools: false,
         digit: 3,
         digit_count: 10,
         on_pool: Callback::noop(),

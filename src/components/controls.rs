@@ -12,6 +12,9 @@ pub struct ControlsProps {
     /// Whether the network has a pool layer; without one the pooling control is disabled.
     #[prop_or(true)]
     pub has_pool: bool,
+    /// Whether the pool layers use different kinds; choosing one sets them all.
+    #[prop_or_default]
+    pub mixed_pools: bool,
     /// 0-based index of the digit shown.
     pub digit: usize,
     /// Number of digits to pick from.
@@ -81,10 +84,13 @@ pub fn Controls(props: &ControlsProps) -> Html {
     html! {
         <div class="controls">
             <label>
-                { "Pooling " }
+                { "Pooling (every pool layer) " }
                 <select id="pool-kind" onchange={on_pool} disabled={!props.has_pool}>
+                    if props.mixed_pools {
+                        <option value="" disabled=true selected=true>{ "mixed" }</option>
+                    }
                     { for PoolKind::ALL.iter().map(|k| html! {
-                        <option value={k.name()} selected={*k == props.pool}>{ k.label() }</option>
+                        <option value={k.name()} selected={!props.mixed_pools && *k == props.pool}>{ k.label() }</option>
                     }) }
                 </select>
             </label>

@@ -41,6 +41,14 @@ pub fn describe(layer: &LayerSpec) -> String {
     }
 }
 
+/// Whether layer `layer` is followed by an activation layer, whose input z it computes.
+fn feeds_activation(trace: &cnn_core::Trace, layer: usize) -> bool {
+    matches!(
+        trace.network.layers.get(layer + 1),
+        Some(LayerSpec::Activation(_))
+    )
+}
+
 #[derive(Properties, PartialEq)]
 pub struct ForwardViewProps {
     pub trace: SharedTrace,
@@ -143,7 +151,8 @@ pub fn ForwardView(props: &ForwardViewProps) -> Html {
             { for trace.forward.iter().map(|step| {
                 let layer = &trace.network.layers[step.layer];
                 let (title, name) = match &step.op {
-                    ForwardOp::Conv { .. } | ForwardOp::Dense { .. } => ("z = output before the activation", "z"),
+                    ForwardOp::Conv { .. } | ForwardOp::Dense { .. } if feeds_activation(trace, step.layer) => ("z = output before the activation", "z"),
+                    ForwardOp::Conv { .. } | ForwardOp::Dense { .. } => ("z = layer output", "z"),
                     ForwardOp::Activation { .. } => ("y = f(z)", "y"),
                     ForwardOp::Pool { .. } => ("y = pooled map", "y"),
                 };
@@ -151,6 +160,9 @@ pub fn ForwardView(props: &ForwardViewProps) -> Html {
                 html! {
                     <div class="forward-step" data-layer={step.layer.to_string()}>
                         <h3>{ format!("Layer {}: {}", step.layer, describe(layer)) }</h3>
+                        if matches!(step.op, ForwardOp::Conv { .. }) {
+                            <p class="hint">{ "Convolution here is cross-correlation, as in deep-learning frameworks: the kernel is not flipped." }</p>
+                        }
                         <div class="general-formula">{ formula(&forward_formula(&step.op), true) }</div>
                         <TensorMaps
                             title={title}

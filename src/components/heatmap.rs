@@ -15,12 +15,12 @@ use crate::format::{compact, short};
 /// Largest map, in cells per side, whose values are printed in the cells.
 pub const NUMBERED_MAX: usize = 12;
 
-/// Side of one cell in pixels. Maps that print their values get cells of at least 40 px,
-/// so that three significant digits and a sign fit; other maps fit a 400 × 112 px box,
-/// 2 to 16 px.
+/// Side of one cell in pixels. Maps that print their values get cells of 40 to 64 px
+/// (fitting 560 × 480 px when they can), so that three significant digits and a sign stay
+/// readable on a projector; other maps fit a 400 × 112 px box, 2 to 16 px.
 pub fn cell_size(rows: usize, cols: usize) -> usize {
     if rows <= NUMBERED_MAX && cols <= NUMBERED_MAX {
-        return (400 / cols.max(1)).min(340 / rows.max(1)).clamp(40, 56);
+        return (560 / cols.max(1)).min(480 / rows.max(1)).clamp(40, 64);
     }
     (400 / cols.max(1)).min(112 / rows.max(1)).clamp(2, 16)
 }
@@ -304,9 +304,9 @@ mod tests {
     fn cell_size_fits_the_box() {
         assert_eq!(cell_size(28, 28), 4);
         assert_eq!(cell_size(24, 24), 4);
-        assert_eq!(cell_size(1, 10), 40);
+        assert_eq!(cell_size(1, 10), 56);
         assert_eq!(cell_size(12, 12), 40);
-        assert_eq!(cell_size(3, 3), 56);
+        assert_eq!(cell_size(3, 3), 64);
         assert_eq!(cell_size(10, 192), 2);
         assert_eq!(cell_size(1000, 1000), 2);
     }

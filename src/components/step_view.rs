@@ -36,12 +36,20 @@ pub fn step_title(session: &Session, step: usize) -> String {
     let layer = entry
         .layer
         .map(|l| format!("layer {l} ({})", describe(&trace.network.layers[l])))
-        .unwrap_or_else(|| "loss".into());
+        .unwrap_or_else(|| start_name(&entry.op).into());
     format!(
         "{}. {layer} · {}",
         step + 1,
         entry.op.name().replace('_', " ")
     )
+}
+
+/// The name of the step that starts the backward pass.
+fn start_name(op: &BackwardOp) -> &'static str {
+    match op {
+        BackwardOp::Upstream { .. } => "start: the given δ",
+        _ => "loss",
+    }
 }
 
 /// The map a tensor of this step is shown in: its title and the tensor.
@@ -69,7 +77,11 @@ fn step_maps(session: &Session, step: usize, form: ConvForm) -> Vec<MapSpec> {
         .map(|s| &s.op);
     match &entry.op {
         BackwardOp::LossGradient { y, grad_y } => {
-            let mut maps = vec![map("y", "network output (logits)", y)];
+            let output = match trace.loss.as_ref().map(|l| &l.loss) {
+                Some(cnn_core::Loss::SoftmaxCrossEntropy { .. }) => "network output (logits)",
+                _ => "network output",
+            };
+            let mut maps = vec![map("y", output, y)];
             if let Some(p) = trace.loss.as_ref().and_then(|l| l.probabilities.as_ref()) {
                 maps.push(map("probabilities", "softmax(y)", p));
             }
@@ -335,7 +347,11 @@ pub fn StepView(props: &StepViewProps) -> Html {
     let layer_text = entry
         .layer
         .map(|l| format!("Layer {l}: {}", describe(&trace.network.layers[l])))
-        .unwrap_or_else(|| "The loss".into());
+        .unwrap_or_else(|| {
+            let mut name = start_name(&entry.op).to_string();
+            name[..1].make_ascii_uppercase();
+            name
+        });
     let loss = trace.loss.as_ref().map(|l| &l.loss);
 
     let conv_toggle = matches!(entry.op, BackwardOp::ConvInput { .. }).then(|| {
@@ -409,6 +425,7 @@ pub fn StepView(props: &StepViewProps) -> Html {
         <article class="step-view" data-op={entry.op.name()} data-step={step.to_string()} aria-labelledby="step-heading">
             <h2 id="step-heading">{ format!("Step {} of {}: {}", step + 1, trace.backward.len(), layer_text) }</h2>
             <p class="sentence">{ sentence(&entry.op) }</p>
+            <p class="glossary">{ "δ = dL/dy is the gradient arriving at this step from the layer after; δˣ = dL/dx is what the step passes to the layer before." }</p>
             <div class="general-formula" tabindex="0" role="region" aria-label="The step's formula">{ formula(&backward_formula(&entry.op, loss), true) }</div>
             { conv_toggle.unwrap_or_default() }
             { pool_details }

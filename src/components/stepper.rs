@@ -78,7 +78,30 @@ pub fn Stepper(props: &StepperProps) -> Html {
                     { format!("Step {} of {count}", props.step + 1) }
                 </p>
             </div>
-            <details class="step-list-box">
+        </nav>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct StepListProps {
+    /// 0-based current step.
+    pub step: usize,
+    /// One label per step, in order.
+    pub titles: Rc<Vec<String>>,
+    pub on_command: Callback<StepCommand>,
+}
+
+/// The list of every step, any of which can be opened; it sits below the sticky controls
+/// so that opening it does not cover the page.
+#[component]
+pub fn StepList(props: &StepListProps) -> Html {
+    let count = props.titles.len();
+    let send = |command: StepCommand| {
+        let on_command = props.on_command.clone();
+        Callback::from(move |_: MouseEvent| on_command.emit(command))
+    };
+    html! {
+        <details class="step-list-box">
                 <summary>{ format!("All {count} steps") }</summary>
                 <ol class="step-list">
                     { for props.titles.iter().enumerate().map(|(index, title)| {
@@ -98,6 +121,5 @@ pub fn Stepper(props: &StepperProps) -> Html {
                     }) }
                 </ol>
             </details>
-        </nav>
     }
 }

@@ -145,6 +145,27 @@ for (const [name, text, expected] of [
   await context.close();
 }
 
+// Switching views back and forth keeps the page alive: a reconciliation of differently
+// shaped fragments once panicked here.
+{
+  const { page, context, problems } = await openPage(browser);
+  await page.goto(server.url);
+  await waitReady(page);
+  const views = ['All steps at once', 'Step through', 'Train', 'All steps at once', 'Train', 'Step through'];
+  for (const [n, name] of views.entries()) {
+    await page.getByRole('button', { name, exact: true }).click();
+    await page.waitForTimeout(150);
+    if (n === 1) {
+      await page.click('#preset-two-stages');
+      await waitReady(page);
+    }
+  }
+  const { count } = await counter(page);
+  checks.check('after six view switches the stepper still shows a trace', count > 0, `${count} steps`);
+  checks.checkProblems(problems, 'while switching views');
+  await context.close();
+}
+
 await browser.close();
 await server.close();
 process.exit(checks.finish());

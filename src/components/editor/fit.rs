@@ -193,7 +193,7 @@ fn fit_objective(
 
 fn loss_title(loss: &Loss) -> &'static str {
     match loss {
-        Loss::Mse { .. } => "The mse loss",
+        Loss::Mse { .. } => "The MSE loss",
         Loss::SoftmaxCrossEntropy { .. } => "Softmax cross-entropy",
     }
 }

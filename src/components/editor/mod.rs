@@ -192,7 +192,7 @@ pub fn Editor(props: &EditorProps) -> Html {
             html! {
                 <div class="editor-sections">
                     <section class="editor-section" aria-labelledby="editor-network-heading">
-                        <h3 id="editor-network-heading">{ "Network" }</h3>
+                        <h3 id="editor-network-heading">{ "Layers" }</h3>
                         <NetworkEditor network={props.document.network.clone()} {on_network} />
                     </section>
                     <section class="editor-section" aria-labelledby="editor-input-heading">

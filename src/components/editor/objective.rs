@@ -89,7 +89,7 @@ pub fn ObjectiveEditor(props: &ObjectiveEditorProps) -> Html {
                 <label class="choice">
                     <input type="radio" name="objective-kind" id="objective-mse" checked={is_mse}
                         disabled={needs_dense} onchange={on_mse} />
-                    { "Mse with a target t" }
+                    { "MSE with a target t" }
                 </label>
                 <label class="choice">
                     <input type="radio" name="objective-kind" id="objective-upstream" checked={is_upstream}

@@ -150,8 +150,10 @@ fn progress_text(model: &Model) -> String {
             model.step, model.examples
         ),
         Status::Finished => format!(
-            "Finished {epochs} epochs: {} steps, {} examples.",
-            model.step, model.examples
+            "Finished {epochs} epoch{}: {} steps, {} examples.",
+            if epochs == 1 { "" } else { "s" },
+            model.step,
+            model.examples
         ),
         Status::Diverged { step, .. } => format!(
             "Stopped at step {step}: the loss was not finite with learning rate {}.",

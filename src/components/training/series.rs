@@ -20,7 +20,7 @@ pub fn layer_names(spec: &NetworkSpec) -> Vec<String> {
             let (slot, name) = match layer {
                 LayerSpec::Conv(_) => (0, "conv".to_string()),
                 LayerSpec::Activation(a) => (1, a.name().to_string()),
-                LayerSpec::Pool(p) => (2, format!("{} pool", p.kind.name())),
+                LayerSpec::Pool(p) => (2, format!("{} pool", p.kind.label())),
                 LayerSpec::Dense(_) => (3, "dense".to_string()),
             };
             counts[slot] += 1;
