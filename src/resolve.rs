@@ -1,4 +1,4 @@
-//! Turns a selected cell into what the page says about it: the core's explanation of the
+//! Turns a selected cell into the page's account of it: the core's explanation of the
 //! cell when it has a formula, or what the number is when it has none (a weight, a
 //! padding zero, a δ computed in an earlier step).
 
@@ -7,14 +7,14 @@ use cnn_core::{BackwardOp, ForwardOp, Trace};
 
 use crate::state::{ConvForm, Place, Selection};
 
-/// What the page shows for a selected cell.
+/// The page's account of a selected cell.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resolved {
     /// The cell's value as stored in the trace.
     pub value: f64,
     /// The formula behind the cell, when it has one.
     pub explanation: Option<Explanation>,
-    /// Where the number comes from, in one sentence.
+    /// The number's origin, in one sentence.
     pub note: String,
 }
 

@@ -34,7 +34,7 @@ pub struct Session {
     pub digit_label: Option<usize>,
 }
 
-/// Where a selected cell is.
+/// The place of a selected cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Place {
     /// The output `y` of forward layer `layer`.
@@ -52,7 +52,7 @@ pub struct Selection {
     pub index: Vec<usize>,
 }
 
-/// Which form of the conv input gradient the step view explains.
+/// The form of the conv input gradient the step view explains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvForm {
     /// Full correlation of the padded δ with the rotated kernels.
@@ -93,7 +93,7 @@ pub struct AppState {
     pub speed_ms: u32,
     pub conv_form: ConvForm,
     pub mode: ViewMode,
-    /// Why the last edit was rejected, or why loading failed.
+    /// The reason the last edit was rejected, or loading failed.
     pub notice: Option<String>,
     /// A failure that leaves nothing to show (the assets did not load).
     pub fatal: Option<String>,
@@ -279,7 +279,7 @@ impl AppState {
     }
 
     /// Builds `document`; on success it replaces the one on screen, on failure the old one
-    /// stays and `notice` says why.
+    /// stays and `notice` gives the reason.
     fn rebuild(&mut self, document: Document, preset: Option<&'static str>) {
         let Some(assets) = self.assets.clone() else {
             self.document = document;

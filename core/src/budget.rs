@@ -6,7 +6,7 @@
 use crate::{CoreError, Location};
 
 /// A count of values or operations, wide enough that products of `usize` sizes cannot wrap
-/// before the budget check sees them.
+/// before the budget check compares them.
 pub type Amount = u128;
 
 /// Most layers in one network.

@@ -73,7 +73,7 @@ pub enum ForwardOp {
 }
 
 impl ForwardOp {
-    /// The layer's output.
+    /// Returns the layer's output.
     pub fn y(&self) -> &Tensor {
         match self {
             ForwardOp::Conv { y, .. }
@@ -83,7 +83,7 @@ impl ForwardOp {
         }
     }
 
-    /// The layer's input.
+    /// Returns the layer's input.
     pub fn x(&self) -> &Tensor {
         match self {
             ForwardOp::Conv { x, .. } | ForwardOp::Pool { x, .. } | ForwardOp::Dense { x, .. } => x,
@@ -111,7 +111,7 @@ pub struct BackwardStep {
     pub op: BackwardOp,
 }
 
-/// What one backward step computed; `grad_y` is always the δ arriving at the step.
+/// The tensors one backward step computed; `grad_y` is always the δ arriving at the step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum BackwardOp {
@@ -217,7 +217,7 @@ impl BackwardOp {
         }
     }
 
-    /// The δ arriving at this step.
+    /// Returns the δ arriving at this step.
     pub fn grad_y(&self) -> &Tensor {
         match self {
             BackwardOp::LossGradient { grad_y, .. }
@@ -244,7 +244,7 @@ impl BackwardOp {
     }
 }
 
-/// Where a trace first holds a NaN or an infinity.
+/// The first NaN or infinity of a trace and its place.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NonFinite {
     /// `Forward(layer)` or `Backward(step)`, in the order the run computed them.

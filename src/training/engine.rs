@@ -191,7 +191,7 @@ impl Engine {
                 settings.epochs
             ));
         }
-        // After a divergence the momentum holds the step that overflowed, so a new
+        // After a divergence the momentum contains the step that overflowed, so a new
         // optimiser starts from the last good weights.
         if run.phase == Phase::Diverged || settings.sgd() != *run.trainer.config() {
             let network = run.trainer.network().clone();
