@@ -10,13 +10,14 @@ use super::protocol::{
     flatten, unflatten, FlatParams, Miss, Progress, SamplePoint, Settings, StepPoint, TestReport,
 };
 
-/// Size of the sample of test digits (the first ones of the file) whose accuracy is
-/// measured during training.
+/// Size of the sample of test digits whose accuracy is measured during training. The
+/// digit files are sorted by class, so the sample takes evenly spaced digits (see
+/// [`spaced`]), which covers every class.
 pub const SAMPLE_SIZE: usize = 200;
 /// The sample accuracy is measured each time this many more training examples are done.
 pub const SAMPLE_EVERY: usize = 800;
-/// Size of the probe batch (the first training digits) whose mean first-layer dL/dW the
-/// page shows beside the kernels.
+/// Size of the probe batch (evenly spaced training digits, so every class is in it) whose
+/// mean first-layer dL/dW the page shows beside the kernels.
 pub const PROBE_SIZE: usize = 16;
 
 /// The training and test digits.
@@ -397,11 +398,18 @@ fn first_conv(network: &Network) -> Option<usize> {
         .position(|layer| matches!(layer, LayerSpec::Conv(_)))
 }
 
-/// dL/dW of layer `layer`, averaged over the first [`PROBE_SIZE`] digits of `digits`.
+/// `count` indices spread evenly over `0..len` (all of them when `count ≥ len`).
+pub fn spaced(len: usize, count: usize) -> impl Iterator<Item = usize> {
+    let count = count.min(len);
+    (0..count).map(move |i| i * len / count.max(1))
+}
+
+/// Computes dL/dW of layer `layer`, averaged over [`PROBE_SIZE`] evenly spaced digits of
+/// `digits`.
 fn probe_gradient(network: &Network, digits: &Digits, layer: usize) -> Result<Vec<f64>, CoreError> {
     let count = PROBE_SIZE.min(digits.len());
     let mut sum: Vec<f64> = Vec::new();
-    for index in 0..count {
+    for index in spaced(digits.len(), count) {
         let objective = Objective::Loss(Loss::SoftmaxCrossEntropy {
             label: digits.label(index),
         });
@@ -426,9 +434,10 @@ fn sample_accuracy(network: &Network, test: &Digits) -> Result<f64, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Accuracy, mean loss, confusion counts and misclassified digits of `network` on the
-/// first `count` digits of `digits`. It computes what [`cnn_core::train::evaluate`]
-/// computes, and keeps the misclassified indices too.
+/// Computes the accuracy, mean loss, confusion counts and misclassified digits of
+/// `network` on `count` evenly spaced digits of `digits` (all of them when `count` is at
+/// least their number). It computes what [`cnn_core::train::evaluate`] computes, and keeps
+/// the misclassified indices too.
 ///
 /// Errors: the errors of [`Network::forward`].
 pub fn test_report(
@@ -443,7 +452,7 @@ pub fn test_report(
     let mut misses = Vec::new();
     let mut loss_sum = 0.0;
     let count = count.min(digits.len());
-    for index in 0..count {
+    for index in spaced(digits.len(), count) {
         let label = digits.label(index);
         let objective = Objective::Loss(Loss::SoftmaxCrossEntropy { label });
         network.check_objective(&objective)?;
@@ -491,6 +500,17 @@ mod tests {
         let mut subset = bytes[..16 + count * record].to_vec();
         subset[8..12].copy_from_slice(&(count as u32).to_le_bytes());
         Digits::parse(&subset).unwrap()
+    }
+
+    #[test]
+    fn spaced_indices_cover_every_class() {
+        let indices: Vec<usize> = spaced(1000, 200).collect();
+        assert_eq!(indices.len(), 200);
+        assert_eq!(indices[1], 5);
+        // The test file holds 100 digits per class in class order.
+        let classes: std::collections::BTreeSet<usize> = indices.iter().map(|i| i / 100).collect();
+        assert_eq!(classes.len(), 10);
+        assert_eq!(spaced(3, 10).collect::<Vec<_>>(), vec![0, 1, 2]);
     }
 
     /// 64 training digits (4 steps of 16 per epoch) and 40 test digits.

@@ -58,7 +58,7 @@ pub fn Kernels(props: &KernelsProps) -> Html {
     html! {
         <div class="kernels">
             { strip(&props.kernels, format!("W of conv 1: {} kernels of {size}, left to right", props.count), "kernels") }
-            { strip(&props.grads, format!("dL/dW of conv 1, mean over {PROBE_SIZE} fixed training digits"), "kernel-grads") }
+            { strip(&props.grads, format!("dL/dW of conv 1, mean over {PROBE_SIZE} fixed training digits of every class"), "kernel-grads") }
         </div>
     }
 }

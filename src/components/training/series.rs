@@ -103,7 +103,10 @@ pub fn accuracy_series(samples: &[SamplePoint], epochs: &[EpochStat]) -> Vec<Ser
         .collect();
     vec![
         Series {
-            name: format!("first {} test digits", crate::training::engine::SAMPLE_SIZE),
+            name: format!(
+                "{} test digits, every class",
+                crate::training::engine::SAMPLE_SIZE
+            ),
             colour: PER_STEP,
             stroke: Stroke::Dots,
             points: sampled,
